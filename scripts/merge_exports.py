@@ -27,12 +27,15 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from agents.interrupts import stop_signals_interrupt
-    from vlm.merge import MergeError, merge, plan
+    from vlm.merge import MergeError, left_out_warnings, merge, plan
     from vlm.tasks import plural
 
     try:
         with stop_signals_interrupt():  # Ctrl-C and SIGTERM: the half-built folder is removed
-            summary = merge(plan(Path(args.out), [Path(e) for e in args.exports]), not args.no_progress)
+            planned = plan(Path(args.out), [Path(e) for e in args.exports])
+            for line in left_out_warnings(planned):
+                print(line, file=sys.stderr)
+            summary = merge(planned, not args.no_progress)
     except MergeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -35,7 +35,7 @@ from agents.runs import (
     remove_folders,
 )
 from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
-from vlm.formats import HF_SPLIT
+from vlm.formats import FORMATS, HF_SPLIT
 from vlm.imagestore import IMAGE_DIR
 from vlm.tasks import listed, plural
 from vlm.trajectories import OWNER
@@ -70,7 +70,8 @@ class Plan:
     parts: dict[str, list[Path]]  # a merged split file -> the exports' files, in order
     lengths: dict[str, int] = field(default_factory=dict)  # format -> longest prompt (example) in tokens
     images: int = 0  # most images in a record
-    trl: list[Path] = field(default_factory=list)  # the exports with a trl/ folder
+    trl: list[Path] = field(default_factory=list)  # the exports, where every one has a trl/ folder
+    left_out: dict[str, list[Path]] = field(default_factory=dict)  # a format -> the exports that lack it
 
 
 def _in_images(rel: object) -> bool:
@@ -135,6 +136,21 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     return Source(path, meta, counts, most, shown), splits
 
 
+def _has_format(path: Path, name: str) -> bool:
+    """Whether the export ``path`` holds the format ``name`` (LLaMA-Factory: its entries)."""
+    if name == "llamafactory":
+        return (path / name / "dataset_info.json").is_file()
+    return (path / name).is_dir()
+
+
+def left_out_warnings(p: Plan) -> list[str]:
+    """A line for each format some exports have and others lack, which the merge leaves out."""
+    return [f"warning: {name} left out: {', '.join(map(str, lacking))} "
+            f"{'has' if len(lacking) == 1 else 'have'} none, so it would hold only the other exports' "
+            f"records; to have it, export {'that one' if len(lacking) == 1 else 'those'} again with {name} "
+            "in --formats" for name, lacking in p.left_out.items()]
+
+
 def plan(out: Path, exports: list[Path]) -> Plan:
     """Every check, before anything is written; ``MergeError`` names what to change."""
     if len(exports) < 2:  # one export's folder is already the dataset; a copy of it would be a stale twin
@@ -175,8 +191,14 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                              ) from None
         for name, tokens in counted.items():
             lengths[name] = max(lengths.get(name, 0), tokens)
+    # A format some exports lack would hold the others' records alone, under settings "for every game in
+    # it": left out, with a warning (the exports keep theirs), so every format merged holds every record.
+    lacking = {name: [path for path in exports if not _has_format(path, name)] for name in FORMATS}
+    left_out = {name: paths for name, paths in lacking.items() if 0 < len(paths) < len(exports)}
+    shared = {name for name, paths in lacking.items() if not paths}
+    lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
     entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
-    for path in exports:
+    for path in exports if "llamafactory" in shared else []:
         listed_file = path / "llamafactory" / "dataset_info.json"  # none in an export without that format
         try:
             info = json.loads(listed_file.read_text(encoding="utf-8")) if listed_file.is_file() else {}
@@ -197,6 +219,8 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     for split in SPLITS:
         for pattern in SPLIT_FILES:
             rel = pattern.format(split=split)
+            if "/" in rel and rel.partition("/")[0] not in shared:
+                continue
             found = [path / rel for path in exports if (path / rel).is_file()]
             if found:
                 parts[rel] = found
@@ -213,7 +237,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                         raise MergeError(f"{other} has other columns than {found[0]}: export both with the "
                                          "same version of depthfirst")
     return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
-                [path for path in exports if (path / "trl").is_dir()])
+                list(exports) if "trl" in shared else [], left_out)
 
 
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
@@ -409,4 +433,5 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
             "games": [src.meta["env"] for src in p.sources], "records": records, "images": images,
             "formats": sorted({rel.partition("/")[0] for rel in p.parts if "/" in rel}
                               | ({"llamafactory"} if p.lf_entries else set())),
+            "left_out": {name: list(map(os.path.abspath, paths)) for name, paths in p.left_out.items()},
             "settings": s, "settings_lines": setting_lines(s)}

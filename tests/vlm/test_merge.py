@@ -644,3 +644,28 @@ def test_exports_whose_records_have_other_fields_are_refused_before_writing(tmp_
     message = f"{two}'s records have other fields than {one}'s (no qa_level): export both with the same " \
               "version of depthfirst"
     refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
+def test_a_format_some_exports_lack_is_left_out_with_a_warning(tmp_path, capsys):
+    """Snake exported with EasyR1 and TRL, Sokoban without: the merged easyr1/ held Snake's rows alone and
+    the TRL command named Snake's trl/ alone, under "settings for every game in it", without a word. They
+    are left out now, each with a warning line naming the exports that lack it; the shared format stays."""
+    table = pa.table({"problem": ["a"], "answer": ["UP"]})
+    snake = with_llamafactory(hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]}, table),
+                              "snake")
+    (snake / "trl").mkdir()
+    sokoban = with_llamafactory(hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]}),
+                                "sokoban")
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(snake), str(sokoban), "--out", str(out), "--json"], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        f"warning: {name} left out: {sokoban} has none, so it would hold only the other exports' records; "
+        f"to have it, export that one again with {name} in --formats" for name in ("trl", "easyr1")]
+    summary = json.loads(printed)
+    assert summary["formats"] == ["llamafactory"] and summary["left_out"] == {
+        "trl": [str(sokoban)], "easyr1": [str(sokoban)]}
+    assert not (out / "easyr1").exists() and "trl" not in summary["settings"]
+    assert not any(line.startswith(("EasyR1", "TRL")) for line in summary["settings_lines"])
+    assert summary["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
+                                                              "depthfirst_sokoban_train"]
