@@ -17,6 +17,7 @@ import errno
 import glob
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ from vlm.tasks import listed, plural
 from vlm.trajectories import OWNER
 
 SPLITS = ("train", "val", "test")
+# A LLaMA-Factory entry name a trainer's config reads back as written: LLaMA-Factory splits `dataset: a,b` at
+# commas and strips each name, YAML reads " #" as a comment and ": " as a key, OmegaConf "${" as a reference,
+# and a backtick ends the card's code span.
+ENTRY_NAME = re.compile(r"[\w.-]+")
 # Each split's files put together: JSONL concatenated, parquet copied a row group at a time (pyarrow reads a
 # row group's images as one array of at most 2 GB: one group of every row failed to load past that).
 SPLIT_FILES = ("{split}.jsonl", "openrlhf/{split}.jsonl", "swift/{split}.jsonl", "swift/{split}_rl.jsonl",
@@ -207,10 +212,12 @@ def plan(out: Path, exports: list[Path]) -> Plan:
         for name, entry in info.items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
                 name = f"{name}_{path.name}"
-                if "," in name or name != name.strip():  # LLaMA-Factory's split_arg: "a,b" -> a.strip(), ...
+                if not ENTRY_NAME.fullmatch(name):
                     raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "
-                                     f"({name}), and LLaMA-Factory splits a dataset: list at commas and "
-                                     "strips spaces at the names' ends: rename its folder")
+                                     f"({name}), which a trainer's config cannot hold as written "
+                                     "(LLaMA-Factory splits its dataset: list at commas and strips spaces; "
+                                     "YAML reads ' #' as a comment and ': ' as a key): rename its folder, "
+                                     "with letters, digits, '_', '-' and '.' only")
             if name in entries:  # a third, in a folder named as the second's
                 raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
                                  f"export's ({name}): rename its folder")

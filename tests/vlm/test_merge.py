@@ -584,15 +584,18 @@ def test_an_export_whose_meta_json_is_no_export_s_is_refused(meta, tmp_path, cap
     refused([str(one), str(two)], capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
-@pytest.mark.parametrize("name", ["snake,2", "snake2 "])
+@pytest.mark.parametrize("name", ["snake,2", "snake2 ", "snake #2", "snake: 2", "snake:", "snake`2", "s${x}"])
 def test_a_second_export_of_a_game_in_a_folder_named_with_a_comma_is_refused(name, tmp_path, capsys):
     """Its entries are named after its folder (depthfirst_snake_train_snake,2), and LLaMA-Factory splits
-    `dataset: a,b` at commas (and strips the names' spaces): the printed setting named entries it lacks."""
+    `dataset: a,b` at commas (and strips the names' spaces): the printed setting named entries it lacks.
+    In a YAML config, `dataset: ...,depthfirst_snake_train_snake #2` lost " #2" as a comment (LLaMA-Factory
+    then found no depthfirst_snake_train_snake) and ": " failed to parse; a backtick broke the card's line."""
     exports = [with_llamafactory(hand_export(tmp_path / folder, "snake", {"train": [f"snake-{k}"]}), "snake")
                for k, folder in enumerate(("snake", name))]
     message = f"{exports[1]}: its LLaMA-Factory entries would be named after its folder " \
-              f"(depthfirst_snake_train_{name}), and LLaMA-Factory splits a dataset: list at commas and " \
-              "strips spaces at the names' ends: rename its folder"
+              f"(depthfirst_snake_train_{name}), which a trainer's config cannot hold as written " \
+              "(LLaMA-Factory splits its dataset: list at commas and strips spaces; YAML reads ' #' as a " \
+              "comment and ': ' as a key): rename its folder, with letters, digits, '_', '-' and '.' only"
     refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
