@@ -141,6 +141,29 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     return Source(path, meta, counts, most, shown), splits
 
 
+def _entries(path: Path) -> dict[str, dict[str, Any]]:
+    """The LLaMA-Factory entries of the export ``path``, each checked: a name a trainer's config holds as
+    written, naming one of its split files (the merge copies it, and lists it by its split)."""
+    listed_file = path / "llamafactory" / "dataset_info.json"
+    try:
+        info = json.loads(listed_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        info = None
+    if not isinstance(info, dict):
+        raise MergeError(f"{listed_file} is no LLaMA-Factory dataset_info.json (unreadable, or no JSON "
+                         f"object of entries): export {path} again")
+    files = {f"{split}.json" for split in SPLITS}
+    for name, entry in info.items():
+        if not ENTRY_NAME.fullmatch(name):
+            raise MergeError(f"{listed_file} names an entry {name!r}, which a trainer's config cannot hold "
+                             f"as written (letters, digits, '_', '-' and '.' only): export {path} again")
+        file = entry.get("file_name") if isinstance(entry, dict) else None
+        if file not in files or not (path / "llamafactory" / file).is_file():
+            raise MergeError(f"{listed_file}: its entry {name} names no file of its records (a file_name "
+                             f"train.json, val.json or test.json in llamafactory/): export {path} again")
+    return info
+
+
 def _has_format(path: Path, name: str) -> bool:
     """Whether the export ``path`` holds the format ``name`` (LLaMA-Factory: its entries)."""
     if name == "llamafactory":
@@ -204,12 +227,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
     entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
     for path in exports if "llamafactory" in shared else []:
-        listed_file = path / "llamafactory" / "dataset_info.json"  # none in an export without that format
-        try:
-            info = json.loads(listed_file.read_text(encoding="utf-8")) if listed_file.is_file() else {}
-        except (OSError, ValueError):
-            raise MergeError(f"{listed_file} is unreadable: export {path} again") from None
-        for name, entry in info.items():
+        for name, entry in _entries(path).items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
                 name = f"{name}_{path.name}"
                 if not ENTRY_NAME.fullmatch(name):

@@ -672,3 +672,33 @@ def test_a_format_some_exports_lack_is_left_out_with_a_warning(tmp_path, capsys)
     assert not any(line.startswith(("EasyR1", "TRL")) for line in summary["settings_lines"])
     assert summary["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
                                                               "depthfirst_sokoban_train"]
+
+
+ENTRY = {"file_name": "train.json", "formatting": "sharegpt"}
+NO_FILE = r"its entry depthfirst_snake_train names no file of its records"
+
+
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("info, message", [
+    ({"depthfirst_snake_train #2": ENTRY}, r"names an entry 'depthfirst_snake_train #2', which a trainer's "
+                                           r"config cannot hold as written \(.*\)"),
+    ({"../../escaped": ENTRY}, r"names an entry '\.\./\.\./escaped', which"),
+    ({"depthfirst_snake_train": {"formatting": "sharegpt"}}, NO_FILE),
+    ({"depthfirst_snake_train": {"file_name": "/etc/hostname"}}, NO_FILE),
+    ({"depthfirst_snake_train": {"file_name": "val.json"}}, NO_FILE),  # there is no val.json
+    ({"depthfirst_snake_train": "train.json"}, NO_FILE),
+    ([ENTRY], r"is no LLaMA-Factory dataset_info\.json"),
+])
+def test_every_export_s_llamafactory_entries_are_checked(first, info, message, tmp_path, capsys):
+    """The names and files of dataset_info.json (edited by hand, or damaged), the first export's as much as
+    a later one's: a name YAML cuts was merged as it was, "../../escaped" wrote escaped.json beside --out,
+    an entry without file_name (or not an object) was a KeyError (TypeError) traceback, and one naming
+    /etc/hostname was copied into the merged folder."""
+    exports = [with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
+               for game in ("snake", "sokoban")]
+    damaged = exports[0 if first else 1]
+    listed_file = damaged / "llamafactory" / "dataset_info.json"
+    listed_file.write_text(json.dumps(info))
+    refused(list(map(str, exports)), capsys, re.escape(str(listed_file)) + "[ :].*" + message
+            + f".*: export {re.escape(str(damaged))} again$", tmp_path / "mixed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["snake", "sokoban"]
