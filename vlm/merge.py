@@ -311,7 +311,8 @@ def settings(p: Plan) -> dict[str, Any]:
     cards' length settings (rounded up to 64 tokens, as a card rounds them) and image limit, each format's
     files, LLaMA-Factory's dataset names."""
     have = {rel.partition("/")[0] for rel in p.parts if "/" in rel}
-    filled = [split for split in SPLITS if f"{split}.jsonl" in p.parts]
+    # Splits with records: an export writes a split without any as an empty file, which is no split.
+    filled = [split for split in SPLITS if any(src.records[split] for src in p.sources)]
     first = filled[0]
     held = next((split for split in ("val", "test") if split in filled), first)  # the split to validate on
     out: dict[str, Any] = {"lengths": {name: length_setting(tokens) for name, tokens in p.lengths.items()},

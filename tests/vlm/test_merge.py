@@ -702,3 +702,19 @@ def test_every_export_s_llamafactory_entries_are_checked(first, info, message, t
     refused(list(map(str, exports)), capsys, re.escape(str(listed_file)) + "[ :].*" + message
             + f".*: export {re.escape(str(damaged))} again$", tmp_path / "mixed")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["snake", "sokoban"]
+
+
+def test_the_empty_split_files_an_export_writes_are_no_splits(tmp_path, capsys):
+    """An export of too few episodes for val and test writes them as empty files (train.jsonl alone holds
+    records): the merge counted them as splits, so EasyR1's line said data.val_files=easyr1/val.parquet, a
+    file the merged folder lacks, and the card said datasets reads a `validation` and `test` split."""
+    table = pa.table({"problem": ["a"], "answer": ["UP"]})
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"], "val": [], "test": []}, table)
+               for game in ("snake", "sokoban")]
+    out = tmp_path / "mixed"
+    code, printed, err = merge([*map(str, exports), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "")
+    settings = json.loads(printed)["settings"]
+    assert settings["splits"] == ["train"]
+    assert settings["easyr1"] == {"train_files": "easyr1/train.parquet", "val_files": "easyr1/train.parquet"}
+    assert "reads the records as the splits `train`." in (out / "README.md").read_text(encoding="utf-8")
