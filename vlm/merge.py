@@ -229,7 +229,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     for path in exports if "llamafactory" in shared else []:
         for name, entry in _entries(path).items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
-                name = f"{name}_{path.name}"
+                name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
                 if not ENTRY_NAME.fullmatch(name):
                     raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "
                                      f"({name}), which a trainer's config cannot hold as written "

@@ -718,3 +718,17 @@ def test_the_empty_split_files_an_export_writes_are_no_splits(tmp_path, capsys):
     assert settings["splits"] == ["train"]
     assert settings["easyr1"] == {"train_files": "easyr1/train.parquet", "val_files": "easyr1/train.parquet"}
     assert "reads the records as the splits `train`." in (out / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("inside, given", [("", "."), ("llamafactory", ".."), ("", "../snake2/")])
+def test_a_second_export_given_as_dot_is_named_after_its_folder(inside, given, tmp_path, monkeypatch, capsys):
+    """Run from inside the second export (or from a folder in it, as ".."), its entries were named after the
+    path's last part, depthfirst_snake_train_ for "." and depthfirst_snake_train_.. for "..", not its
+    folder's name."""
+    exports = [with_llamafactory(hand_export(tmp_path / folder, "snake", {"train": [f"{folder}-1"]}), "snake")
+               for folder in ("snake", "snake2")]
+    monkeypatch.chdir(exports[1] / inside)
+    code, printed, err = merge([str(exports[0]), given, "--out", str(tmp_path / "mixed"), "--json"], capsys)
+    assert (code, err) == (0, "")
+    assert json.loads(printed)["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
+                                                                          "depthfirst_snake_train_snake2"]
