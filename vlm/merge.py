@@ -172,11 +172,19 @@ def _has_format(path: Path, name: str) -> bool:
 
 
 def left_out_warnings(p: Plan) -> list[str]:
-    """A line for each format some exports have and others lack, which the merge leaves out."""
-    return [f"warning: {name} left out: {', '.join(map(str, lacking))} "
-            f"{'has' if len(lacking) == 1 else 'have'} none, so it would hold only the other exports' "
-            f"records; to have it, export {'that one' if len(lacking) == 1 else 'those'} again with {name} "
-            "in --formats" for name, lacking in p.left_out.items()]
+    """The formats some exports have and others lack, which the merge leaves out: a line for each set of
+    exports lacking some (one export without four formats is one line, not four)."""
+    grouped: dict[tuple[Path, ...], list[str]] = {}
+    for name, lacking in p.left_out.items():
+        grouped.setdefault(tuple(lacking), []).append(name)
+    lines = []
+    for lacking, names in grouped.items():
+        it, they = ("it", "it") if len(names) == 1 else ("them", "they")
+        lines.append(f"warning: {listed(names)} left out: {listed(list(map(str, lacking)))} "
+                     f"{'lacks' if len(lacking) == 1 else 'lack'} {it}, so {they} would hold only the other "
+                     f"exports' records (to have {it}, export {'that one' if len(lacking) == 1 else 'those'} "
+                     f"again with {it} in --formats)")
+    return lines
 
 
 def plan(out: Path, exports: list[Path]) -> Plan:
