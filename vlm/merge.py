@@ -141,9 +141,52 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     return Source(path, meta, counts, most, shown), splits
 
 
-def _entries(path: Path) -> dict[str, dict[str, Any]]:
-    """The LLaMA-Factory entries of the export ``path``, each checked: a name a trainer's config holds as
-    written, naming one of its split files (the merge copies it, and lists it by its split)."""
+def _rows(file: Path, path: Path) -> int:
+    """The rows of the export ``path``'s format ``file``, read through: one cut short (a copy stopped
+    part-way, a full disk) would be merged into the middle of the merged file."""
+    try:
+        if file.suffix == ".parquet":
+            return pq.ParquetFile(file).metadata.num_rows
+        if file.suffix == ".json":  # LLaMA-Factory's: one JSON list
+            rows = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(rows, list):
+                raise ValueError(rows)
+            return len(rows)
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        kind = "parquet file pyarrow reads" if file.suffix == ".parquet" else "JSON list (cut short?)"
+        raise MergeError(f"{file} is no {kind}: export {path} again") from None
+    n = 0
+    with open(file, encoding="utf-8") as lines:
+        for n, line in enumerate(lines, 1):
+            try:
+                if not isinstance(json.loads(line), dict):
+                    raise ValueError(line)
+            except ValueError:
+                raise MergeError(f"{file} line {n} is no JSON object (cut short?): export {path} again"
+                                 ) from None
+    return n
+
+
+def _check_rows(file: Path, source: Source, split: str) -> None:
+    """``file``, a format's ``split`` file of the export ``source``, holds a row for each of the split's
+    records (every format maps each record to a row): one deleted, cut short or another export's is
+    refused."""
+    records, path = source.records[split], source.path
+    held = f"{path / f'{split}.jsonl'} holds {plural(records, 'record')}"
+    if not file.is_file():  # the export writes none for an empty split
+        if records:
+            raise MergeError(f"{file} is missing, though {held}: export {path} again")
+        return
+    rows = _rows(file, path)
+    if rows != records:
+        raise MergeError(f"{file} holds {plural(rows, 'row')} where {held}: export {path} again")
+
+
+def _entries(source: Source) -> dict[str, dict[str, Any]]:
+    """The LLaMA-Factory entries of the export ``source``, each checked: a name a trainer's config holds as
+    written, naming one of its split files (the merge copies it, and lists it by its split), which holds
+    its split's records."""
+    path = source.path
     listed_file = path / "llamafactory" / "dataset_info.json"
     try:
         info = json.loads(listed_file.read_text(encoding="utf-8"))
@@ -161,6 +204,12 @@ def _entries(path: Path) -> dict[str, dict[str, Any]]:
         if file not in files or not (path / "llamafactory" / file).is_file():
             raise MergeError(f"{listed_file}: its entry {name} names no file of its records (a file_name "
                              f"train.json, val.json or test.json in llamafactory/): export {path} again")
+    named = {entry["file_name"] for entry in info.values()}
+    for split in SPLITS:
+        _check_rows(path / "llamafactory" / f"{split}.json", source, split)
+        if source.records[split] and f"{split}.json" not in named:  # its records would be left out
+            raise MergeError(f"{listed_file} names no entry of llamafactory/{split}.json, which holds the "
+                             f"export's {split} records: export {path} again")
     return info
 
 
@@ -234,8 +283,8 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     shared = {name for name, paths in lacking.items() if not paths}
     lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
     entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
-    for path in exports if "llamafactory" in shared else []:
-        for name, entry in _entries(path).items():
+    for path, source in zip(exports, sources, strict=True) if "llamafactory" in shared else []:
+        for name, entry in _entries(source).items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
                 name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
                 if not ENTRY_NAME.fullmatch(name):
@@ -254,17 +303,14 @@ def plan(out: Path, exports: list[Path]) -> Plan:
             rel = pattern.format(split=split)
             if "/" in rel and rel.partition("/")[0] not in shared:
                 continue
+            if "/" in rel:  # the records' own files were read through
+                for path, source in zip(exports, sources, strict=True):
+                    _check_rows(path / rel, source, split)
             found = [path / rel for path in exports if (path / rel).is_file()]
             if found:
                 parts[rel] = found
             if rel.endswith(".parquet") and found:  # checked now, not half-way through the writing
-                schemas = []
-                for file in found:
-                    try:
-                        schemas.append(pq.read_schema(file))
-                    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
-                        raise MergeError(f"{file} is no parquet file pyarrow reads: export it again"
-                                         ) from None
+                schemas = [pq.read_schema(file) for file in found]  # each read by _rows
                 for other, schema in zip(found[1:], schemas[1:], strict=True):
                     if not schema.equals(schemas[0], check_metadata=False):
                         raise MergeError(f"{other} has other columns than {found[0]}: export both with the "

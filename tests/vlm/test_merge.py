@@ -265,7 +265,7 @@ def test_every_row_group_of_a_split_is_copied(tmp_path, capsys):
     row group each, passed a copy of the first alone)."""
     tables = [pa.table({"problem": [f"{game} {k}" for k in range(5)], "answer": ["UP"] * 5})
               for game in ("snake", "sokoban")]
-    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}, table)
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-{k}" for k in range(5)]}, table)
                for game, table in zip(("snake", "sokoban"), tables, strict=True)]
     assert merge([*map(str, exports), "--out", str(tmp_path / "mixed")], capsys)[0] == 0
     merged = tmp_path / "mixed" / "easyr1" / "train.parquet"
@@ -328,9 +328,10 @@ def test_the_summary_names_each_game_once(tmp_path, capsys):
 
 
 def with_llamafactory(export: Path, game: str) -> Path:
-    """``export`` with LLaMA-Factory's train entry, ``depthfirst_<game>_train``, of no rows."""
+    """``export`` with LLaMA-Factory's train entry, ``depthfirst_<game>_train``, a row for each record."""
     (export / "llamafactory").mkdir()
-    (export / "llamafactory" / "train.json").write_text("[]")
+    records = len((export / "train.jsonl").read_text().splitlines())  # a row a record, as an export's
+    (export / "llamafactory" / "train.json").write_text(json.dumps([{"messages": []}] * records))
     entry = {"file_name": "train.json", "formatting": "sharegpt"}
     info = {f"depthfirst_{game}_train": entry}
     (export / "llamafactory" / "dataset_info.json").write_text(json.dumps(info))
@@ -365,7 +366,7 @@ def test_a_parquet_file_pyarrow_cannot_read_is_refused_before_writing(tmp_path, 
     two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]}, pa.table({"problem": ["b"]}))
     (two / "easyr1" / "train.parquet").write_bytes(b"cut short")
     refused([str(one), str(two)], capsys, re.escape(f"{two}/easyr1/train.parquet is no parquet file pyarrow "
-                                                    "reads: export it again") + "$", tmp_path / "mixed")
+                                                    f"reads: export {two} again") + "$", tmp_path / "mixed")
 
 
 def test_an_export_whose_record_files_are_gone_is_refused(tmp_path, capsys):
@@ -689,6 +690,7 @@ NO_FILE = r"its entry depthfirst_snake_train names no file of its records"
     ({"depthfirst_snake_train": {"file_name": "val.json"}}, NO_FILE),  # there is no val.json
     ({"depthfirst_snake_train": "train.json"}, NO_FILE),
     ([ENTRY], r"is no LLaMA-Factory dataset_info\.json"),
+    ({}, r"names no entry of llamafactory/train\.json, which holds the export's train records"),
 ])
 def test_every_export_s_llamafactory_entries_are_checked(first, info, message, tmp_path, capsys):
     """The names and files of dataset_info.json (edited by hand, or damaged), the first export's as much as
@@ -733,3 +735,40 @@ def test_a_second_export_given_as_dot_is_named_after_its_folder(inside, given, t
     assert (code, err) == (0, "")
     assert json.loads(printed)["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
                                                                           "depthfirst_snake_train_snake2"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("openrlhf/train.jsonl", r"line 2 is no JSON object \(cut short\?\)"),  # its last line cut
+    ("swift/train_rl.jsonl", r"holds 1 row where .*/train\.jsonl holds 2 records"),  # its last line gone
+    ("verl/train.parquet", r"is missing, though .*/train\.jsonl holds 2 records"),
+    ("llamafactory/train.json", r"is no JSON list \(cut short\?\)"),
+])
+def test_an_export_s_format_file_cut_short_or_missing_is_refused(damage, message, games, tmp_path, capsys):
+    """A format file cut short (a copy stopped part-way, a full disk), or deleted, was merged as it was: the
+    merged openrlhf/train.jsonl had a broken line in the middle, the merged verl/train.parquet held the other
+    export's rows alone, and the trainers failed on (or silently trained on part of) the merged folder.
+    Each export's format files now hold a row for each of its split's records, read through first."""
+    exports = {game: shutil.copytree(src, tmp_path / game) for game, src in games.items()}
+    records = jsonl_rows(exports["sokoban"] / "train.jsonl")[:2]  # two records, and each format's two rows
+    (exports["sokoban"] / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    for rel in ("openrlhf/train.jsonl", "swift/train.jsonl", "swift/train_rl.jsonl"):
+        lines = (exports["sokoban"] / rel).read_text().splitlines(keepends=True)
+        (exports["sokoban"] / rel).write_text("".join(lines[:2]))
+    for rel in ("easyr1/train.parquet", "verl/train.parquet"):
+        pq.write_table(pq.read_table(exports["sokoban"] / rel).slice(0, 2), exports["sokoban"] / rel)
+    rows = json.loads((exports["sokoban"] / "llamafactory" / "train.json").read_text())[:2]
+    (exports["sokoban"] / "llamafactory" / "train.json").write_text(json.dumps(rows))
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports.values()), "--out", str(out)], capsys)[0] == 0  # whole, it is merged
+    shutil.rmtree(out)
+
+    file = exports["sokoban"] / damage
+    text = file.read_bytes()
+    if damage.endswith("train_rl.jsonl"):
+        file.write_bytes(text[:text.index(b"\n") + 1])
+    elif damage.endswith(".parquet"):
+        file.unlink()
+    else:
+        file.write_bytes(text[:-10])
+    refused(list(map(str, exports.values())), capsys, re.escape(str(file)) + f" {message}: export "
+            + re.escape(str(exports["sokoban"])) + " again$", out)
