@@ -573,10 +573,14 @@ def test_the_command_refuses_in_one_line_with_status_2(tmp_path):
 
 
 @pytest.mark.parametrize("meta", [[], "snake", {"relative_paths": True, "counts": {"records": {"train": 1}}},
-                                  {"env": "snake", "relative_paths": True, "counts": []}])
+                                  {"env": "snake", "relative_paths": True, "counts": []},
+                                  {"env": "sokoban: #x", "relative_paths": True,
+                                   "counts": {"records": {"train": 1}}}])
 def test_an_export_whose_meta_json_is_no_export_s_is_refused(meta, tmp_path, capsys):
     """A meta.json that is no JSON object, or lacks its game (env), was an AttributeError traceback, or (no
-    env) a KeyError once the merged folder was written, before its card."""
+    env) a KeyError once the merged folder was written, before its card. One edited to name no game's name
+    ("sokoban: #x") went into the merged card's YAML (pretty_name), which datasets.load_dataset then failed
+    to parse."""
     one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})
     two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]})
     (two / "trajectories" / "meta.json").write_text(json.dumps(meta))
