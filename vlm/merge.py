@@ -46,6 +46,7 @@ SPLITS = ("train", "val", "test")
 # commas and strips each name, YAML reads " #" as a comment and ": " as a key, OmegaConf "${" as a reference,
 # and a backtick ends the card's code span.
 ENTRY_NAME = re.compile(r"[\w.-]+")
+MERGED_BY = "put together by `scripts/merge_exports.py`"  # in a merged folder's card: how one is told apart
 # Each split's files put together: JSONL concatenated, parquet copied a row group at a time (pyarrow reads a
 # row group's images as one array of at most 2 GB: one group of every row failed to load past that).
 SPLIT_FILES = ("{split}.jsonl", "openrlhf/{split}.jsonl", "swift/{split}.jsonl", "swift/{split}_rl.jsonl",
@@ -98,6 +99,13 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        card = ""
+        with contextlib.suppress(OSError, ValueError):
+            card = (path / "README.md").read_text(encoding="utf-8")
+        if MERGED_BY in card:  # a game added to an earlier merge
+            raise MergeError(f"{path} is a folder merge_exports.py wrote, not an export: give the exports it "
+                             "was made of (the table in its README.md lists them) beside the new ones"
+                             ) from None
         raise MergeError(f"{path} is no export ({meta_file} is missing or unreadable): give folders that "
                          "scripts/export_trajectories.py wrote") from None
     counts = meta.get("counts", {}) if isinstance(meta, dict) else None
@@ -438,8 +446,8 @@ def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
              "- visual-question-answering", "tags:", "- games", "- depthfirst",
              *yaml_configs(counts, digest, ""), "---", "",
              f"# depthfirst: {games} put together", "",
-             f"{plural(sum(counts.values()), 'task record')} of {plural(len(p.sources), 'export')}, put "
-             "together by `scripts/merge_exports.py`; each export's own card (`README.md` in its folder) "
+             f"{plural(sum(counts.values()), 'task record')} of {plural(len(p.sources), 'export')}, "
+             f"{MERGED_BY}; each export's own card (`README.md` in its folder) "
              "says how it was made. `datasets.load_dataset(<this folder>)` reads the records as the splits "
              + listed([f"`{HF_SPLIT[x]}`" for x in s["splits"]]) + ".", "",
              "| export | game | train | val | test |", "|---|---|---|---|---|", *rows, "",

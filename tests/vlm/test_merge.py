@@ -776,3 +776,16 @@ def test_an_export_s_format_file_cut_short_or_missing_is_refused(damage, message
         file.write_bytes(text[:-10])
     refused(list(map(str, exports.values())), capsys, re.escape(str(file)) + f" {message}: export "
             + re.escape(str(exports["sokoban"])) + " again$", out)
+
+
+def test_a_merged_folder_given_as_an_export_names_the_exports_it_was_made_of(tmp_path, capsys):
+    """A game added to an earlier merge (merged + rotation): the merged folder was "no export (its
+    trajectories/meta.json is missing)", which did not say what to give instead. Its card lists its
+    exports."""
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}) for game in ("snake", "sokoban")]
+    mixed = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(mixed)], capsys)[0] == 0
+    third = hand_export(tmp_path / "rotation", "rotation", {"train": ["rotation-1"]})
+    message = f"{mixed} is a folder merge_exports.py wrote, not an export: give the exports it was made of " \
+              "(the table in its README.md lists them) beside the new ones"
+    refused([str(mixed), str(third)], capsys, re.escape(message) + "$", tmp_path / "again")
