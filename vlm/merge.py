@@ -311,9 +311,9 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     for split in SPLITS:
         for pattern in SPLIT_FILES:
             rel = pattern.format(split=split)
-            if "/" in rel and rel.partition("/")[0] not in shared:
-                continue
-            if "/" in rel:  # the records' own files were read through
+            if "/" in rel:  # a format's file (the records' own were read through)
+                if rel.partition("/")[0] not in shared:
+                    continue
                 for path, source in zip(exports, sources, strict=True):
                     _check_rows(path / rel, source, split)
             found = [path / rel for path in exports if (path / rel).is_file()]
