@@ -86,6 +86,14 @@ def _in_images(rel: object) -> bool:
     return isinstance(rel, str) and rel.startswith(f"{IMAGE_DIR}/") and ".." not in rel.split("/")
 
 
+def _unreadable(file: Path, path: Path, e: OSError | UnicodeDecodeError) -> MergeError:
+    """The export ``path``'s ``file`` could not be read as text: bytes no UTF-8 text has (damage, a crash),
+    or the system's refusal (a file of another user's, mode 600)."""
+    if isinstance(e, UnicodeDecodeError):
+        return MergeError(f"{file} is no UTF-8 text: export {path} again")
+    return MergeError(f"{file} cannot be read ({e.strerror or e})")
+
+
 def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, list[dict[str, Any]]]]:
     """``path``'s meta and records, checked; each record's id is added to ``asked`` (id -> export)."""
     if not path.is_dir():
@@ -126,7 +134,11 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
         splits[split] = []
         if not file.is_file():  # an empty split has no file
             continue
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            lines = file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as e:
+            raise _unreadable(file, path, e) from None
+        for n, line in enumerate(lines, 1):
             try:
                 rec = json.loads(line)
                 rid, images = rec["id"], rec["images"]
@@ -154,27 +166,29 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
 def _rows(file: Path, path: Path) -> int:
     """The rows of the export ``path``'s format ``file``, read through: one cut short (a copy stopped
     part-way, a full disk) would be merged into the middle of the merged file."""
-    try:
-        if file.suffix == ".parquet":
+    if file.suffix == ".parquet":
+        try:
             return pq.ParquetFile(file).metadata.num_rows
+        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+            raise MergeError(f"{file} is no parquet file pyarrow reads: export {path} again") from None
+    n = 0  # the JSONL lines read whole
+    try:
         if file.suffix == ".json":  # LLaMA-Factory's: one JSON list
             rows = json.loads(file.read_text(encoding="utf-8"))
             if not isinstance(rows, list):
                 raise ValueError(rows)
             return len(rows)
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
-        kind = "parquet file pyarrow reads" if file.suffix == ".parquet" else "JSON list (cut short?)"
-        raise MergeError(f"{file} is no {kind}: export {path} again") from None
-    n = 0
-    with open(file, encoding="utf-8") as lines:
-        for n, line in enumerate(lines, 1):
-            try:
+        with open(file, encoding="utf-8") as lines:
+            for line in lines:
                 if not isinstance(json.loads(line), dict):
                     raise ValueError(line)
-            except ValueError:
-                raise MergeError(f"{file} line {n} is no JSON object (cut short?): export {path} again"
-                                 ) from None
-    return n
+                n += 1
+        return n
+    except (OSError, UnicodeDecodeError) as e:
+        raise _unreadable(file, path, e) from None
+    except ValueError:
+        where = "is no JSON list" if file.suffix == ".json" else f"line {n + 1} is no JSON object"
+        raise MergeError(f"{file} {where} (cut short?): export {path} again") from None
 
 
 def _check_rows(file: Path, source: Source, split: str) -> None:

@@ -789,3 +789,30 @@ def test_a_merged_folder_given_as_an_export_names_the_exports_it_was_made_of(tmp
     message = f"{mixed} is a folder merge_exports.py wrote, not an export: give the exports it was made of " \
               "(the table in its README.md lists them) beside the new ones"
     refused([str(mixed), str(third)], capsys, re.escape(message) + "$", tmp_path / "again")
+
+
+@pytest.mark.parametrize("rel", ["train.jsonl", "openrlhf/train.jsonl"])
+def test_a_file_of_an_export_that_is_no_utf8_text_or_unreadable_is_one_line(rel, games, tmp_path, capsys,
+                                                                           monkeypatch):
+    """A records or format file holding bytes no UTF-8 text has (a disk's damage, a crash) was a
+    UnicodeDecodeError traceback, and one the user may not read (copied from another user's files,
+    mode 600) a PermissionError traceback: one error: line naming the file now."""
+    exports = {game: shutil.copytree(src, tmp_path / game) for game, src in games.items()}
+    file = exports["sokoban"] / rel
+    with open(file, "ab") as f:
+        f.write(b"\xff\xfe garbage\n")
+    refused(list(map(str, exports.values())), capsys, re.escape(f"{file} is no UTF-8 text: export "
+                                                                f"{exports['sokoban']} again") + "$",
+            tmp_path / "mixed")
+
+    file.write_text("")  # emptied: unread, it would be refused as cut short, not as unreadable
+    real_open = open
+
+    def denied(name: object, *args: object, **kwargs: object) -> object:
+        if Path(name) == file:  # as root, a file of mode 000 reads
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr("io.open", denied)  # Path.read_text's
+    refused(list(map(str, exports.values())), capsys, re.escape(f"{file} cannot be read (Permission "
+                                                                "denied)") + "$", tmp_path / "mixed")
