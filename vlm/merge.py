@@ -148,7 +148,8 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
                 raise MergeError(f"{file} line {n} is no task record: export {path} again") from None
             first = asked.setdefault(rid, path)
             if first != path:  # two exports of one game from one seed ask the same questions
-                raise MergeError(f"{path} asks questions {first} asks too: export one again with another "
+                raise MergeError(f"{path} asks questions {first} asks too (a copy of it, or an export of the "
+                                 "same run and --seed): leave a copy out, or export one again with another "
                                  "--seed")
             splits[split].append(rec)
     if not any(splits.values()):  # its meta.json counts records, but their files are gone or emptied

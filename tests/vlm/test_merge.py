@@ -62,13 +62,14 @@ def games(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def snakes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Small Snake exports for the refusals: two of other seeds (LLaMA-Factory and EasyR1 only), one of the
-    first's seed, one without --relative-paths, one trajectories only."""
+    first's seed, a copy of the first, one without --relative-paths, one trajectories only."""
     run = tiny_snake_run(tmp_path_factory)
     root = tmp_path_factory.mktemp("snakes")
     formats = ("--formats", "llamafactory,easyr1")
     return {"a": export(run, root / "a", "--relative-paths", *formats),
             "b": export(run, root / "b", "--relative-paths", "--seed", "2000000", *formats),
             "same_seed": export(run, root / "same_seed", "--relative-paths", *formats),
+            "copy": shutil.copytree(root / "a", root / "copy"),
             "absolute": export(run, root / "absolute", "--seed", "3000000", *formats),
             "trajectories": trajectories_only(run, root / "trajectories")}
 
@@ -380,12 +381,16 @@ def test_an_export_whose_record_files_are_gone_is_refused(tmp_path, capsys):
     refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
+SHARED = "(a copy of it, or an export of the same run and --seed): leave a copy out, or export one again " \
+         "with another --seed"
+
+
 def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
     """The shared question may be in any split, here test alone."""
     one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-a"], "test": ["snake-t"]})
     two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-b"], "test": ["snake-t"]})
-    refused([str(one), str(two)], capsys, re.escape(f"{two} asks questions {one} asks too: export one again "
-                                                    "with another --seed") + "$", tmp_path / "mixed")
+    refused([str(one), str(two)], capsys, re.escape(f"{two} asks questions {one} asks too {SHARED}") + "$",
+            tmp_path / "mixed")
 
 
 @pytest.mark.parametrize("given, message", [
@@ -395,12 +400,14 @@ def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
     (["a", "absolute"], r"{root}/absolute was exported without --relative-paths: export it again with it$"),
     (["a", "trajectories"], r"{root}/trajectories holds trajectories only \(--tasks-per-state 0\): it has no "
                             "records to add; leave it out$"),
-    (["a", "same_seed"], r"{root}/same_seed asks questions {root}/a asks too: export one again with another "
-                         r"--seed$"),
+    (["a", "same_seed"], r"{root}/same_seed asks questions {root}/a asks too " + re.escape(SHARED) + "$"),
+    (["a", "copy"], r"{root}/copy asks questions {root}/a asks too " + re.escape(SHARED) + "$"),
     (["a"], r"give two exports or more to put together"),
     (["a", "b", "a"], r"{root}/a is given twice: name each export once$"),
 ])
 def test_a_wrong_export_is_refused_before_anything_is_written(given, message, snakes, tmp_path, capsys):
+    """A copy of an export beside it (cp -r) was told to export one again with another --seed, where leaving
+    the copy out is all it takes."""
     root = snakes["a"].parent
     out = tmp_path / "new" / "mixed"  # its parent is not made either
     refused([str(root / name) for name in given], capsys, message.format(root=re.escape(str(root))), out)
