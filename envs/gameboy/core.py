@@ -248,6 +248,9 @@ def load_checked(pb: Any, data: bytes, version: int) -> bytes:
     return before
 
 
+_UNCHECKED: set[str] = set()  # the warnings this process gave of start states loaded without a ROM record
+
+
 def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: bytes | None = None) -> bytes:
     """Load the state file ``path`` into ``pb``, which runs the ROM ``rom`` (its bytes ``rom_bytes``), after
     ``check_state_record`` and ``load_checked``; its bytes. One it refuses raises ``StateError`` naming
@@ -259,7 +262,7 @@ def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: byte
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None
     # First: a state of another cartridge of this memory layout loads below without a word
-    check_state_record(Path(path), data, rom, rom_bytes)
+    unchecked = check_state_record(Path(path), data, rom, rom_bytes)
     version = save_emulator(pb)[0]
     try:
         load_checked(pb, data, version)
@@ -273,6 +276,9 @@ def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: byte
         else:
             remake = "; make it again with scripts/make_state.py"
         raise StateError(path, f"cannot be loaded: {e}{remake}") from None
+    if unchecked is not None and unchecked not in _UNCHECKED:  # once: a command builds the game several times
+        _UNCHECKED.add(unchecked)
+        warnings.warn(unchecked, stacklevel=2)
     return data
 
 

@@ -137,14 +137,23 @@ def rom_record(rom_bytes: bytes, state: bytes) -> dict[str, str]:
             "state_sha1": hashlib.sha1(state).hexdigest(), "pyboy_version": version}
 
 
-def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) -> None:
+def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) -> str | None:
     """Refuse (``StateError``) the start state ``state`` (its bytes ``data``) for the ROM ``rom`` (its bytes
     ``rom_bytes``) where the state's record (``state_record``, written by make_state.py and
     play_gameboy.py) is another state's, names another ROM, or cannot be read. A state without one (made
-    before records were, or elsewhere) is not checked."""
+    before records were, or elsewhere, or moved without it) is not checked: returned is the warning to give
+    once it has loaded (None for a pipe or a name at the file system's limit, which can have none)."""
     record = state_record(Path(state))
-    if not os.path.lexists(record):  # none (nor can there be, for a name at the file system's limit)
-        return
+    try:
+        os.lstat(record)
+    except FileNotFoundError:
+        # A state moved without its record loaded on another cartridge of its layout unseen
+        return None if not os.path.isfile(state) else (
+            f"start state {state} has no ROM record {record.name} beside it, so it is not checked against "
+            f"the ROM {rom}: a state made on another cartridge of its memory layout plays garbage; copy its "
+            "record beside it, or make it again with scripts/make_state.py")
+    except OSError:
+        return None
     made = json_object(record)
     keys = ("rom_sha1", "rom_title", "state_sha1")
     if made is None or not all(isinstance(made.get(k), str) for k in keys):
@@ -161,6 +170,7 @@ def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) ->
     sha1 = hashlib.sha1(rom_bytes).hexdigest()
     if made["rom_sha1"] != sha1:
         raise StateOfAnotherRom(state, record, made, rom, sha1, cartridge_title(rom_bytes))
+    return None
 
 
 # Header titles of the games check_rom accepts: Pokémon Red and Blue, and the test cartridge (an older

@@ -1603,19 +1603,53 @@ def test_a_state_made_through_a_link_keeps_its_record_beside_the_file(tmp_path: 
         make(1, state=state).close()
 
 
-def test_a_start_state_without_a_rom_record_loads_unchecked_as_before(tmp_path: Path) -> None:
-    # States made before make_state.py recorded their ROM, or elsewhere, keep working: nothing to check.
+def test_a_start_state_without_a_rom_record_loads_unchecked_with_one_warning(tmp_path: Path) -> None:
+    # States made before make_state.py recorded their ROM, or elsewhere, keep working. One moved without
+    # its record (README: copy it with the state) loaded on another cartridge of the same layout without a
+    # word, so the check it was made for was skipped unseen: now a warning says so, once per state.
     _, state = other_build(tmp_path)
     (tmp_path / "other.state.json").unlink()
-    # A name at the file system's limit, where <state>.json cannot be: it has none either
+    said = (f"start state {state} has no ROM record other.state.json beside it, so it is not checked "
+            f"against the ROM {TEST_CARTRIDGE}: a state made on another cartridge of its memory layout plays "
+            "garbage; copy its record beside it, or make it again with scripts/make_state.py")
+    with pytest.warns(UserWarning) as caught:
+        for _ in range(2):  # a command builds the game more than once: one warning
+            g = make(1, state=state)
+            try:
+                assert where(g) == WORLD["start"]
+            finally:
+                g.close()
+    assert [str(w.message) for w in caught] == [said]
+    # The scripts print it once (the command's other builds of the game, its workers', stay quiet)
+    moved, boot = tmp_path / "moved.state", tmp_path / "boot.txt"
+    moved.write_bytes(state.read_bytes())
+    proc = subprocess.run([sys.executable, "scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs",
+                           str(boot), "--state", str(moved), "--out", str(tmp_path / "a.state")],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stderr.count(f"UserWarning: {said}".replace(
+        "other.state", "moved.state")) == 1, proc.stderr
+    # None where no record can be: a name at the file system's limit (<state>.json cannot be), a pipe;
+    # nor before a refusal of the state itself
     long = tmp_path / ("s" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 6) + ".state")
+    damaged = tmp_path / "damaged.state"
     long.write_bytes(state.read_bytes())
-    for path in (state, long):
-        g = make(1, state=path)
+    damaged.write_bytes(bytes([state.read_bytes()[0] + 1]) + state.read_bytes()[1:])
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="cannot be loaded: it is no state of this PyBoy"):
+            make(1, state=damaged)
+        make(1, state=long).close()
+
+        def feed() -> None:
+            with open(write, "wb") as w:
+                w.write(state.read_bytes())
+
+        threading.Thread(target=feed).start()
         try:
-            assert where(g) == WORLD["start"]
+            make_state(TEST_CARTRIDGE, boot, tmp_path / "piped.state", state=f"/dev/fd/{read}")
         finally:
-            g.close()
+            os.close(read)
 
 
 @pytest.mark.parametrize("record", ["not json", "[]", '{"rom_sha1": 1}', "no rom_title", None])
