@@ -70,6 +70,7 @@ from envs.gameboy.roms import (
     RomError,
     StateError,
     check_state_record,
+    is_state_record,
     no_start_state,
     not_a_rom,
     read_rom,
@@ -261,6 +262,10 @@ def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: byte
     except OSError as e:  # no permission, an I/O error: named by flag, not a traceback
         raise StateError(path, f"cannot be read ({e.strerror or e}): check the file and its permissions"
                          ) from None
+    if is_state_record(data):  # --state X.state.json, as a shell completes it: "damaged ...; make it again"
+        beside = f", {Path(path).with_suffix('')}" if Path(path).suffix == ".json" else ""
+        raise StateError(path, "cannot be loaded: it is the ROM record of a start state (the .json the "
+                         f"scripts write beside it), not a state: give the state itself{beside}")
     # First: a state of another cartridge of this memory layout loads below without a word
     unchecked = check_state_record(Path(path), data, rom, rom_bytes)
     version = save_emulator(pb)[0]

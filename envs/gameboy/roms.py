@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import os
 import warnings
 from pathlib import Path
@@ -135,6 +136,17 @@ def rom_record(rom_bytes: bytes, state: bytes) -> dict[str, str]:
         version = "unknown"
     return {"rom_sha1": hashlib.sha1(rom_bytes).hexdigest(), "rom_title": cartridge_title(rom_bytes),
             "state_sha1": hashlib.sha1(state).hexdigest(), "pyboy_version": version}
+
+
+def is_state_record(data: bytes) -> bool:
+    """Whether ``data``, given as a start state, is a state's ROM record (``rom_record``'s JSON) instead."""
+    if data[:1] != b"{" or len(data) > 1 << 16:  # a record is a few hundred bytes
+        return False
+    try:
+        made = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(made, dict) and {"rom_sha1", "state_sha1"} <= made.keys()
 
 
 def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) -> str | None:

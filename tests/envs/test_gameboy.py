@@ -2119,6 +2119,25 @@ def test_a_rom_given_as_the_state_is_named_as_a_rom_not_as_a_damaged_state(tmp_p
     assert "make it again" not in text  # a ROM was never a state to remake
 
 
+def test_a_rom_record_given_as_the_state_is_named_as_one_not_as_a_damaged_state(
+        tmp_path: Path, scripts, capsys: pytest.CaptureFixture) -> None:
+    # --state start.state.json (a shell's completion stops there): "no state of this PyBoy (state format
+    # 123, ...): damaged, or saved by another PyBoy version; make it again", for a state that is fine.
+    boot, state = tmp_path / "boot.txt", tmp_path / "start.state"
+    boot.write_text("boot 120\n")
+    make_state(TEST_CARTRIDGE, boot, state)
+    record = tmp_path / "start.state.json"
+    said = (f"--state {record} cannot be loaded: it is the ROM record of a start state (the .json the "
+            f"scripts write beside it), not a state: give the state itself, {state}")
+    with pytest.raises(ValueError) as err:
+        make(1, state=record)
+    assert str(err.value) == said
+    run = tmp_path / "run"
+    argv = ["--env", "pokemon_red", "--rom", str(TEST_CARTRIDGE), "--run-dir", str(run)]
+    assert scripts.train_ppo.main([*argv, "--state", str(record)]) == 2
+    assert capsys.readouterr().err == f"error: {said} (change --state)\n" and not run.exists()
+
+
 def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path: Path) -> None:
     # --rom and --state swapped the other way: the state was "not a whole number of 16 KiB banks ... Copy
     # your dump again", which sent its user to copy a ROM that was never given.
