@@ -156,8 +156,10 @@ def _read_input(path: Path, flag: str) -> bytes:
 def check_state_output(out: Path, flag: str, force: bool, inputs: dict[str, Path | None]) -> None:
     """``check_output_file`` for the state ``out`` and its ROM record (``state_record``), before any play:
     the record must not be one of the ``inputs`` either, nor be left there (from a state deleted since)
-    without ``force``."""
+    without ``force``; neither may be the record of the input ``--state``."""
     record = state_record(out)
+    if inputs.get("--state") is not None:  # its record too (start.state.json, a shell's completion)
+        inputs = {**inputs, "--state's ROM record": state_record(inputs["--state"])}
     # The longest name written for it: the record's temp file (a name the file system takes, but not with
     # ".json" after it, was "error: [Errno 36] File name too long: '...json'", no flag named).
     check_name_fits(out, flag, temp_name(record))

@@ -1720,6 +1720,13 @@ def test_the_scripts_write_a_states_rom_record_beside_it_and_mind_one_there(tmp_
         # A record that would be an input: refused even with --force
         with pytest.raises(ValueError, match=r"its ROM record .* is the --state file"):
             write(tmp_path / "x", state=tmp_path / "x.json", force=True)
+        # The start state's own record as the output (start.state.json, a shell's completion): it was
+        # replaced by the new state with --force, and the start state was refused beside it from then on
+        kept = record.read_bytes()
+        refused = f" {record} is the --state's ROM record file, which writing it would destroy"
+        with pytest.raises(ValueError, match=re.escape(refused)):
+            write(record, state=out, force=True)
+        assert record.read_bytes() == kept and not (tmp_path / f"{name}.state.json.json").exists()
     script = tmp_path / "moves.json"  # a button script of any name
     script.write_text("wait 10\n")
     with pytest.raises(ValueError, match=r"its ROM record .* is the --inputs file"):
