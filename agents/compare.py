@@ -547,7 +547,7 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
         check_output_folder(base, DEFAULT_OUT, "give --out DIR, a folder you can write, for the report",
                             beside=False)
         # runs/<env>, for a comparison without --specialist
-        above = make_output_folder(base.parent, DEFAULT_OUT, beside=False)
+        above = make_output_folder(base.parent, DEFAULT_OUT)
     except ValueError as e:
         raise CompareError(str(e)) from None
     for k in range(1, 10_000):
@@ -1014,7 +1014,7 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     try:
         pyplot()  # the report's plots need it: say so before any episode is played
         # Made now, before the play (which may be paid for): a full disk is found before the money is spent.
-        made = make_output_folder(out, flag, beside=False)
+        made = make_output_folder(out, flag)
     except ValueError as e:
         raise CompareError(str(e)) from None
     home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run

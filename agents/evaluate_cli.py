@@ -399,7 +399,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         return 2
     try:  # before the play, which may be paid for: a full disk is found now, not once the answers are in
         # removed again if the play fails; a run one cannot write in (a colleague's) is told of --out
-        made = make_output_folder(out, flag, GIVE_OUT if in_run else "choose another place", beside=False)
+        made = make_output_folder(out, flag, GIVE_OUT if in_run else "choose another place")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1034,13 +1034,12 @@ def check_output_folder(path: Path, flag: str, fix: str = "choose another place"
         raise ValueError(f"{flag} {path}: {folder} is not writable; {fix}")
 
 
-def make_output_folder(path: Path, flag: str, fix: str = "choose another place",
-                       beside: bool = True) -> list[Path]:
-    """``check_output_folder`` (with ``fix`` and ``beside``), then make ``path`` now, before the work (a
-    paid VLM play): a full disk is found before the money is spent. Returns the folders it made
-    (``missing_folders``), for ``remove_folders`` should the work fail; ``ValueError`` naming ``flag`` when
-    it cannot be made."""
-    check_output_folder(path, flag, fix, beside)
+def make_output_folder(path: Path, flag: str, fix: str = "choose another place") -> list[Path]:
+    """``check_output_folder`` (with ``fix``; its outputs are written inside it, none beside), then make
+    ``path`` now, before the work (a paid VLM play): a full disk is found before the money is spent.
+    Returns the folders it made (``missing_folders``), for ``remove_folders`` should the work fail;
+    ``ValueError`` naming ``flag`` when it cannot be made."""
+    check_output_folder(path, flag, fix, beside=False)
     made = missing_folders(path)
     try:  # a parent that another output started together removes as it fails: made again
         made_in(path.parent, lambda: path.mkdir(exist_ok=True))
