@@ -290,10 +290,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def print_results(summary: dict[str, Any], who: str, as_json: bool) -> None:
     """An evaluation's figures, on standard output: one JSON object, or its lines for ``who`` played."""
+    from vlm.tasks import plural
+
     if as_json:
         print_json(summary)
         return
-    print(f"{who}, {episodes_text(summary['episodes'])}: "
+    print(f"{who}, {plural(summary['episodes'], 'episode')}: "
           f"mean score {mean_text(summary['mean_score'])}, median {figure(summary['median_score'])}, "
           f"max {figure(summary['max_score'])}, mean length {summary['mean_length']:.1f}" + cut_note(summary))
     print_game_figures(summary)
@@ -362,7 +364,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     )
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
-    from vlm.tasks import TaskModuleError
+    from vlm.tasks import TaskModuleError, plural
 
     try:
         if args.run_dir:
@@ -464,7 +466,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(f"{env} with {player.client.endpoint}, {episodes_text(summary['episodes'])}: mean score "
+        print(f"{env} with {player.client.endpoint}, {plural(summary['episodes'], 'episode')}: mean score "
               f"{mean_text(summary['mean_score'])}, max {figure(summary['max_score'])}, invalid answers "
               f"{summary['invalid']} ({summary['invalid_rate']:.1%}), {summary['tokens_per_episode']:,.0f} "
               f"tokens per episode{cut_note(summary)}")
@@ -562,10 +564,6 @@ def same_endpoint(spec: str, endpoint: Any) -> bool:
     except ValueError:
         return False
     return (other.model, other.chat_url) == (endpoint.model, endpoint.chat_url)
-
-
-def episodes_text(n: int) -> str:
-    return f"{n} episode{'' if n == 1 else 's'}"
 
 
 def max_steps(args: argparse.Namespace) -> int:
