@@ -395,10 +395,7 @@ def _out_problem(out: Path, overwrite: bool, env: str) -> str | None:
 
 def _exported_game(out: Path) -> str | None:
     """The game of the export in ``out``, by its meta.json; None where that cannot be read."""
-    try:
-        game = json.loads((out / META).read_text(encoding="utf-8")).get("env")
-    except (OSError, ValueError, AttributeError):  # unreadable, not JSON, or not an object
-        return None
+    game = (json_object(out / META) or {}).get("env")
     return game if isinstance(game, str) else None
 
 
