@@ -85,12 +85,12 @@ def turn_matrix(axis: str, angle: int) -> np.ndarray:
     return np.linalg.matrix_power(GENERATORS[2 * AXES.index(axis)], angle // 90)
 
 
-def visible_cubes(shape: dict[str, Any], rotation: int, size: int = VIEW) -> np.ndarray:
-    """Pixels each cube covers in the view of ``shape`` at orientation index ``rotation``."""
+def visible_cubes(shape: dict[str, Any], rotation: int) -> np.ndarray:
+    """Pixels each cube covers in the ``VIEW``-pixel view of ``shape`` at orientation index ``rotation``."""
     n = len(shape["cubes"])
     ids = {"cubes": shape["cubes"], "colors": _ID[:n].astype(np.uint8).tolist(),
            "camera": shape.get("camera", DEFAULT_CAMERA)}
-    img = render_view(ids, rotation, size).reshape(-1, 3)
+    img = render_view(ids, rotation, VIEW).reshape(-1, 3)
     lit = np.any(img != np.array(BACKGROUND, dtype=np.uint8), axis=1)
     pix = img[lit].astype(np.float64)
     which = np.argmax((pix / np.linalg.norm(pix, axis=1, keepdims=True)) @ _ID_DIR[:n].T, axis=1)
