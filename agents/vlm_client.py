@@ -651,7 +651,7 @@ class ChatClient:
         with self._give_ups_lock:
             self._give_ups = 0
 
-    def _what_to_check(self, status: int, raw: bytes = b"") -> str:
+    def _what_to_check(self, status: int, raw: bytes) -> str:
         """The setting a refused request points at: the key for 401/403 (naming the variable it is read
         from, and whether one was sent at all), the --extra-body that fixes a field OpenAI's reasoning
         models refuse, the request's settings for another malformed request (400, 413, 422), else the
