@@ -53,7 +53,8 @@ CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, Runtime
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
-CHECKPOINT_NAME = re.compile(r"step_\d+\.zip|\.step_\d+\.\d+\.tmp\.zip")
+_CHECKPOINT_TEMP = r"\.step_\d+\.\d+\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
+CHECKPOINT_NAME = re.compile(rf"step_\d+\.zip|{_CHECKPOINT_TEMP}")
 # What training writes into a run folder; --force may clear these, the temp files of the writers there
 # (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
@@ -410,7 +411,7 @@ def claim_run(path: Path) -> IO[str]:
 # Temp files training's atomic writers (``written_together``) leave when killed mid-write (SIGKILL, a
 # power cut): ``.<stem>.<pid>.tmp<suffix>``, each as large as the file it was to become.
 _STALE_TEMPS = {".": re.compile(_TRAINING_TEMP),
-                "checkpoints": re.compile(r"\.step_\d+\.\d+\.tmp\.zip")}
+                "checkpoints": re.compile(_CHECKPOINT_TEMP)}
 
 
 def _remove_temps(folder: Path, pattern: re.Pattern[str],
