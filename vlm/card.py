@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from agents.cli import figure, mean_text
+from agents.config import load_yaml
 from vlm.formats import (
     EASYR1_PIXELS,
     HF_SPLIT,
@@ -142,7 +143,7 @@ def _yaml_value(text: str) -> str:
     """``text`` as a YAML scalar: plain where YAML reads it back as it is, else double-quoted (JSON's
     quoting is valid YAML), e.g. a folder with ``: `` or a leading ``'`` in its name."""
     try:
-        if yaml.safe_load(f"k: {text}") == {"k": text}:
+        if load_yaml(f"k: {text}") == {"k": text}:
             return text
     except yaml.YAMLError:
         pass
