@@ -229,7 +229,7 @@ def _module_program() -> bool:
     """Whether this is ``python -m`` of one of ``MODULE_PROGRAMS``, read from the command line: Python
     imports the module's packages (``envs``, which imports gymnasium) before ``__main__`` names it. The
     interpreter's options end at -m, ``-c`` or a script: words after those are the program's."""
-    words = iter(getattr(sys, "orig_argv", [])[1:])
+    words = iter(sys.orig_argv[1:])
     for word in words:
         module = MODULE_OPTION.fullmatch(word)
         if module:
