@@ -320,6 +320,12 @@ def shown_path(path: str, limit: int = 80) -> str:
     return path if len(path) <= limit else f"{path[:limit]}... ({len(path):,} characters)"
 
 
+def first_few(names: Sequence[str], most: int) -> str:
+    """The first ``most`` of ``names``, comma-separated, then ", ..." where there are more: a message's
+    examples of a list that may run long (files in the way, missing states)."""
+    return ", ".join(names[:most]) + (", ..." if len(names) > most else "")
+
+
 def decimals(x: float, places: int) -> str:
     """``x`` to ``places`` decimals, never "-0.00": a score or mean just below zero (a Game Boy score is a
     sum of float rewards) rounds to -0.0, which + 0.0 makes 0.0."""

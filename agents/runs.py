@@ -28,7 +28,7 @@ from typing import IO, Any, TypeVar
 
 import yaml
 
-from agents.cli import name_limit, shown_path
+from agents.cli import first_few, name_limit, shown_path
 from agents.config import (
     DEFAULTS,
     file_kind,
@@ -151,7 +151,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             foreign = not_run_files(path)
             if foreign:
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
-                               f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move "
+                               f"({first_few(foreign, 5)}); move "
                                "them out first, or choose another --run-dir")
             nested = nested_runs(path)
             if nested:  # a run trained into its compare-<time>/ or tb/ passed the check above

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, figure, given_path, progress_bar
+from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, figure, first_few, given_path, progress_bar
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
@@ -389,7 +389,7 @@ def _out_problem(out: Path, overwrite: bool, env: str) -> str | None:
     foreign = _foreign(out)
     if foreign:  # e.g. a predictions file put beside the splits: the export replaces the folder whole
         return (f"--overwrite refuses to replace {out}: it holds files an export does not write "
-                f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); move them out first")
+                f"({first_few(foreign, 5)}); move them out first")
     return None
 
 

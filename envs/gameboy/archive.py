@@ -26,6 +26,7 @@ from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agents.cli import first_few
 from agents.runs import exclusive_lock, place, shared_lock
 
 _SCHEMA = """
@@ -275,8 +276,8 @@ class StateArchive:
                 rest = f"its other {len(chosen[1])}"
             else:
                 rest = f"milestone {chosen[0]}, the best with its files"
-            names = f"{', '.join(p.name for p in missing[:3])}{', ...' if len(missing) > 3 else ''}"
-            milestones = f"{', '.join(map(str, shown[:3]))}{', ...' if len(shown) > 3 else ''}"
+            names = first_few([p.name for p in missing], 3)
+            milestones = first_few([str(m) for m in shown], 3)
             warnings.warn(f"archive {self.folder}: {len(missing)} of the {listed} state files of milestone"
                           f"{'s' if len(shown) > 1 else ''} (badges, event flags, maps) {milestones} "
                           f"that index.sqlite lists are missing ({names}); swarm restarts use {rest}",

@@ -311,6 +311,15 @@ def test_a_path_is_shown_whole_up_to_80_characters_and_cut_past_them():
     assert shown_path("a" * 2000) == f"{'a' * 80}... (2,000 characters)"
 
 
+def test_a_long_list_in_a_message_is_cut_to_its_first_few():
+    # --force's and the export's files in the way, the archive's missing states: one helper cuts them.
+    from agents.cli import first_few
+
+    assert first_few(["a", "b", "c"], 3) == "a, b, c"  # the bound itself: whole, no ", ..."
+    assert first_few(["a", "b", "c", "d"], 3) == "a, b, c, ..."
+    assert first_few([], 5) == ""
+
+
 def test_a_game_not_in_the_list_is_refused_by_the_parser_naming_the_games():
     # train_ppo, evaluate and compare learn of an unknown --env from their parser, before a preset is read or
     # a game played: a typo is named with the known games.
