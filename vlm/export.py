@@ -502,14 +502,9 @@ def _exit_when_gone(pid: int) -> None:
     try:
         fd = os.pidfd_open(pid)  # readable once the process exits (Linux 5.3+)
     except (AttributeError, OSError):  # no pidfd here, or the export already gone: poll instead
-        while True:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                os._exit(1)
-            except OSError:  # alive, though not ours to signal
-                pass
+        while process_running(pid):
             time.sleep(1)
+        os._exit(1)
     select.select([fd], [], [])
     os._exit(1)
 
