@@ -33,7 +33,6 @@ from agents.runs import (
     not_written,
     save_checkpoint,
 )
-from envs.env import RENDER_FPS
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 
@@ -305,7 +304,7 @@ class VideoCallback(PeriodicCallback):
         ep = run_episodes(self.model, self.env, self.env_kwargs, 1, seed=self.seed,
                           max_steps=self.max_steps)[0]
         frames = replay_frames(self.env, self.env_kwargs, ep.seed, ep.actions, scale=self.scale)
-        gif = animated_gif(frames, RENDER_FPS)
+        gif = animated_gif(frames)
         height, width = frames.shape[1:3]
         video = Summary(value=[Summary.Value(tag="rollout/video", image=Summary.Image(
             height=height, width=width, colorspace=3, encoded_image_string=gif))])

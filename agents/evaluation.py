@@ -336,16 +336,17 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
 GIF_END_HOLD_MS = 1000
 
 
-def animated_gif(frames: np.ndarray, fps: int) -> bytes:
-    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``fps``, encoded frame by frame with a stop point
-    (``agents.interrupts``) before each. Not SB3's ``Video`` (torch's ``add_video``): moviepy 1.x hands
-    imageio a frame time in seconds where imageio 2.28+ reads milliseconds, so every frame got a 0 delay
-    (browsers then pick their own speed) and the frames where nothing moves, merged by Pillow, vanished
-    from the animation. Nor imageio's Pillow writer: a Ctrl-C inside its encoding made it encode every
-    frame again as it closed (evaluate's stop waited twice the GIF's time), and one while it read the
-    frames made it fail with a ``ValueError`` traceback in the stop's place. The last frame (how the
-    episode ended: a crash, a win) is held for a second before the loop starts again."""
-    durations = [1000 / fps] * len(frames)
+def animated_gif(frames: np.ndarray) -> bytes:
+    """(T, H, W, 3) uint8 frames as a looping GIF shown at ``RENDER_FPS`` (every video's rate), encoded
+    frame by frame with a stop point (``agents.interrupts``) before each. Not SB3's ``Video`` (torch's
+    ``add_video``): moviepy 1.x hands imageio a frame time in seconds where imageio 2.28+ reads
+    milliseconds, so every frame got a 0 delay (browsers then pick their own speed) and the frames where
+    nothing moves, merged by Pillow, vanished from the animation. Nor imageio's Pillow writer: a Ctrl-C
+    inside its encoding made it encode every frame again as it closed (evaluate's stop waited twice the
+    GIF's time), and one while it read the frames made it fail with a ``ValueError`` traceback in the
+    stop's place. The last frame (how the episode ended: a crash, a win) is held for a second before the
+    loop starts again."""
+    durations = [1000 / RENDER_FPS] * len(frames)
     durations[-1] = max(durations[-1], GIF_END_HOLD_MS)
     out = io.BytesIO()
     images = _frames_at_stop_points(frames)  # an iterator: Pillow takes each frame as it writes it
@@ -388,12 +389,12 @@ def write_video(frames: np.ndarray, path: Path) -> None:
     with written_beside(path) as tmp:  # an interrupted or failed write never replaces a good video
         if path.suffix == ".gif":  # encoded in memory: Pillow's writer, failing on a full disk, was flushed
             # again by imageio's __del__, which printed a second traceback after the error
-            tmp.write_bytes(animated_gif(frames, RENDER_FPS))
+            tmp.write_bytes(animated_gif(frames))
         else:  # H.264 wants even sides; pad by repeating the last row/column.
             h, w = frames.shape[1:3]
             frames = np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
             try:
-                _write_mp4(frames, tmp, RENDER_FPS)
+                _write_mp4(frames, tmp)
             except OSError as e:  # imageio-ffmpeg's message goes on with ffmpeg's whole command line
                 first = (str(e).splitlines() or [type(e).__name__])[0]
                 raise OSError(f"ffmpeg could not write the MP4 ({first})") from None
@@ -401,7 +402,7 @@ def write_video(frames: np.ndarray, path: Path) -> None:
                 raise OSError("ffmpeg could not finish the MP4 (a full disk?)")
 
 
-def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
+def _write_mp4(frames: np.ndarray, path: Path) -> None:
     """``frames`` (even sides) as an H.264 MP4, sent to ffmpeg frame by frame with a stop point before each.
     ffmpeg is started with a stop held (``deferred_stop``): a Ctrl-C inside the start (imageio's ``mimsave``
     did it unguarded) left ffmpeg running past the stop, and it wrote the temp file after its removal, left
@@ -413,7 +414,7 @@ def _write_mp4(frames: np.ndarray, path: Path, fps: int) -> None:
 
     h, w = frames.shape[1:3]
     # imageio's own MP4 writer's arguments (mimsave with macro_block_size=1): the same ffmpeg command.
-    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=fps, quality=None, macro_block_size=1)
+    writer = imageio_ffmpeg.write_frames(str(path), (w, h), fps=RENDER_FPS, quality=None, macro_block_size=1)
     ffmpeg: subprocess.Popen[bytes] | None = None
     try:
         with deferred_stop():

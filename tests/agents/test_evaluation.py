@@ -553,7 +553,7 @@ def test_a_gif_loops_forever_and_holds_its_last_frame(tmp_path):
     frames = np.zeros((4, 8, 8, 3), dtype=np.uint8)
     for k in range(4):
         frames[k, k] = 255  # each frame its own, so Pillow merges none
-    gif = Image.open(io.BytesIO(animated_gif(frames, fps=10)))
+    gif = Image.open(io.BytesIO(animated_gif(frames)))
     durations = []
     for k in range(gif.n_frames):
         gif.seek(k)

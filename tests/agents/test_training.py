@@ -1603,7 +1603,7 @@ def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_
     run = tmp_path / "run"
     shutil.copytree(trained, run)
 
-    def interrupted(frames, fps):  # Ctrl-C (or SIGTERM) while the GIF is encoded, the MP4 done
+    def interrupted(frames):  # Ctrl-C (or SIGTERM) while the GIF is encoded, the MP4 done
         raise KeyboardInterrupt
 
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
@@ -4106,7 +4106,7 @@ def test_a_full_disk_during_an_evaluation_is_one_clear_error(trained, scripts, t
     assert scripts.evaluate.main([str(run), "--episodes", "2", "--seed", "5"]) == 0
     before = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
 
-    def disk_full(frames, fps):  # the MP4 written, the disk fills during the GIF
+    def disk_full(frames):  # the MP4 written, the disk fills during the GIF
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(agents.evaluation, "animated_gif", disk_full)
