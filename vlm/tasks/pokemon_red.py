@@ -22,7 +22,7 @@ from envs.gameboy.core import BUTTONS
 from envs.gameboy.pokemon import PokemonRed
 from envs.gameboy.ram import LOST_BATTLE
 from envs.gameboy.roms import pokemon_title
-from envs.png import decode_png, encode_png
+from envs.png import encode_png
 from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
 
@@ -50,8 +50,8 @@ WHERE = ("Cut the screenshot into a grid of 10 columns × 9 rows of equal square
 
 
 def screen(state: dict[str, Any]) -> np.ndarray:
-    """The state's 144×160 RGB screen."""
-    return decode_png(base64.b64decode(state["screen_png"]))
+    """The state's 144×160 RGB screen: the game's own (checked) decoding, unmagnified."""
+    return PokemonRed.render_state(state, 1)
 
 
 def render(state: dict[str, Any]) -> np.ndarray:
