@@ -324,6 +324,11 @@ def pack_bytes(data: bytes) -> str:
     return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
 
 
+def screen_png(rgb: np.ndarray) -> str:
+    """A screen as a state holds it (``screen_png``: base64 of a PNG), which ``render_state`` reads back."""
+    return base64.b64encode(encode_png(rgb)).decode("ascii")
+
+
 def unpack_bytes(text: str) -> bytes:
     return zlib.decompress(base64.b64decode(text))
 
@@ -640,7 +645,7 @@ class GameBoyGame(Game):
             "emulator": pack_bytes(save_emulator(self._pyboys[i])),
             "frames": pack_bytes(self._frames[i].tobytes()),
             "frame_shape": list(self._frames.shape[1:]),  # (frame_stack, height, width)
-            "screen_png": base64.b64encode(encode_png(self.screen(i))).decode("ascii"),
+            "screen_png": screen_png(self.screen(i)),
         }
         state.update(self._state_extra(i))
         return state

@@ -13,16 +13,14 @@ Levels: ``plot_level`` from how varied the screen is (distinct 8×8 tiles: ≤40
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import numpy as np
 
-from envs.gameboy.core import BUTTONS
+from envs.gameboy.core import BUTTONS, screen_png
 from envs.gameboy.pokemon import PokemonRed
 from envs.gameboy.ram import LOST_BATTLE
 from envs.gameboy.roms import pokemon_title
-from envs.png import encode_png
 from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
 
@@ -133,7 +131,7 @@ def _make_edit(state: dict[str, Any]) -> MakeEdit:
             if not np.array_equal(new, block) and not np.array_equal(mirrored, flipped):
                 edited_rgb = rgb.copy()
                 edited_rgb[r * CELL:(r + 1) * CELL, c * CELL:(c + 1) * CELL] = new
-                edited = {"screen_png": base64.b64encode(encode_png(edited_rgb)).decode("ascii")}
+                edited = {"screen_png": screen_png(edited_rgb)}
                 way = "left to right" if kind == "mirrored" else "upside down"
                 return Edit(kind, edited, [c, r], [f"The square at column {c}, row {r} is turned {way} in "
                                                    "the edited screenshot; every other pixel is the same."])
