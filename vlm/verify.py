@@ -48,24 +48,25 @@ correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a
 ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct" name no move there, so
 score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is wrong, LEFT",
 would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict on the move
-(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal, terrible, a
-mistake or an error, or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous,
-risky, suicidal, terrible or losing move/idea/choice/direction (with a, the or no article: "the wrong
-direction", "an invalid move", "wrong move"); "is not" with safe, legal, allowed or possible, or a good, safe,
-valid, legal, right, correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not
-the right direction"): "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is not allowed"
-are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous",
-"DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is
-not dangerous", "UP is not bad", "UP is possible" are UP; a verb phrase is no verdict ("UP would kill the
-snake" is UP). Either verdict said of which, that or this right after the word or bracketed pair, past a
-punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too ("UP, which
-is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
-That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
-UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
-clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are
-none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the
-asked "UP. Dangerous? Not really" keep UP). A verdict in asterisk emphasis reads as one without it ("UP is
-**wrong**", "UP - **wrong**" are none; "UP - **risky?** No" is UP).
+(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal, terrible,
+impossible, poor, a mistake or an error, or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal,
+deadly, dangerous, risky, suicidal, terrible, losing, impossible or poor move/idea/choice/direction (with a,
+the or no article: "the wrong direction", "an invalid move", "wrong move"); "is not" with safe, legal, allowed
+or possible, or a good, safe, valid, legal, right, correct, true, allowed or possible
+move/idea/choice/direction ("not a valid move", "not the right direction"): "Moving UP would be a mistake",
+"UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is not allowed" are none, except
+in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN
+is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is not dangerous", "UP is
+not bad", "UP is possible" are UP; a verb phrase is no verdict ("UP would kill the snake" is UP). Either
+verdict said of which, that or this right after the word or bracketed pair, past a punctuation mark, dash or
+opening bracket, or of "which" right after the word, takes it back too ("UP, which is wrong", "UP which is
+wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP
+(that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either
+verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with
+because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn",
+"UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not
+really" keep UP). A verdict in asterisk emphasis reads as one without it ("UP is **wrong**", "UP - **wrong**"
+are none; "UP - **risky?** No" is UP).
 Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -273,9 +274,9 @@ _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _A
 # credited. Not in a worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not
 # fatal" keeps UP. Every bare word of _FALSE and _RIGHT is here before a move noun, so such a verdict is
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
-_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible)\b|"
+_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor)\b|"
         r"an?\s{1,3}(?:mistake|error)\b|(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|invalid|illegal|"
-        r"unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing)" + _MOVE_NOUN + ")")
+        r"unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor)" + _MOVE_NOUN + ")")
 _NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)\b|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|legal|right|"
              r"correct|true|allowed|possible)" + _MOVE_NOUN + ")")
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD + r")|"

@@ -2117,3 +2117,28 @@ def test_a_worst_answer_still_names_the_move_the_new_verdicts_on_the_move_reject
                   "DOWN is a losing move", "DOWN is not allowed", "DOWN is not possible", "DOWN - **fatal**",
                   "DOWN: not allowed", "DOWN, which is risky"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_impossible_and_poor_are_verdicts_on_the_move() -> None:
+    """"UP is impossible" and "UP is a poor move" scored 1 where UP is the answer (false credit): neither
+    word was in the verdict lists. They are verdicts on the move now, bare or before a move noun, said with
+    "is", of "which" or alone after a mark; in a Snake worst answer they name the move."""
+    for reply in ("UP is impossible", "UP is a poor move", "UP is an impossible move", "UP is poor",
+                  "UP is a poor choice", "UP, which is impossible", "UP - impossible", "UP: poor",
+                  "UP (impossible)"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    rewards = load_rewards()
+    gt = ground_truth_json(record(WORD))
+    for reply in ("UP is impossible", "UP is a poor move"):
+        assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is impossible", "DOWN is a poor move", "DOWN: impossible"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_possible_or_a_denied_poor_move_keeps_the_answer() -> None:
+    """The replies that say the move is possible, deny it is poor, or concede "impossible" keep the answer."""
+    for reply in ("UP is possible", "UP is not a poor move", "UP, impossible as it may seem, works",
+                  "UP is not impossible", "UP is not poor", "UP: poor visibility, but the way is clear",
+                  "UP: impossible to say, the tail moves"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
