@@ -42,31 +42,31 @@ back the word before it, and a number just before that word, or before it and on
 apples", "3 red cubes", "None yet"). The verdicts are closed word lists; a noun after one says whether it is
 on the answer (answer, option) or on the move (move, idea, choice, direction). On the answer (``_DENIED``):
 "is not" (isn't, isnt, was not, wasn't, would not be) with correct, right, true or valid, a good, valid or
-correct answer/option, or the/my (correct, right, final) answer/option; "is" (was, would be) with wrong,
-incorrect, false or invalid, or a/the bad, wrong, incorrect or invalid answer/option ("Option B is not
-correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a Snake worst answer too
-("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct" name no move there, so
-score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is wrong, LEFT",
-would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict on the move
-(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal, terrible,
-impossible, poor, a mistake or an error, or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal,
-deadly, dangerous, risky, suicidal, terrible, losing, impossible or poor move/idea/choice/direction (with a,
-the or no article: "the wrong direction", "an invalid move", "wrong move"); "is not" with safe, legal, allowed
-or possible, or a good, safe, valid, legal, right, correct, true, allowed or possible
-move/idea/choice/direction ("not a valid move", "not the right direction"): "Moving UP would be a mistake",
-"UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is not allowed" are none, except
-in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN
-is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is not dangerous", "UP is
-not bad", "UP is possible" are UP; a verb phrase is no verdict ("UP would kill the snake" is UP). Either
-verdict said of which, that or this right after the word or bracketed pair, past a punctuation mark, dash or
-opening bracket, or of "which" right after the word, takes it back too ("UP, which is wrong", "UP which is
-wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP
-(that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either
-verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with
-because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn",
-"UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not
-really" keep UP). A verdict in asterisk emphasis reads as one without it ("UP is **wrong**", "UP - **wrong**"
-are none; "UP - **risky?** No" is UP).
+correct answer/option (with a or no article), or the/my (correct, right, final) answer/option; "is" (was,
+would be) with wrong, incorrect, false or invalid, or a bad, wrong, incorrect or invalid answer/option (with
+a, the or no article) ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in every
+answer, a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not
+correct", "DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict
+that says it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks
+for the moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly,
+dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, a mistake or an error, or a bad, wrong,
+incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky, suicidal, terrible, losing,
+impossible or poor move/idea/choice/direction (with a, the or no article: "the wrong direction", "an invalid
+move", "wrong move"); "is not" with safe, legal, allowed or possible, or a good, safe, valid, legal, right,
+correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not the right direction"):
+"Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
+is not allowed" are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is
+dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not
+wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; a verb phrase is no verdict ("UP
+would kill the snake" is UP). Either verdict said of which, that or this right after the word or bracketed
+pair, past a punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too
+("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
+wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is
+not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
+it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
+safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem"
+and the asked "UP. Dangerous? Not really" keep UP). A verdict in asterisk emphasis reads as one without it
+("UP is **wrong**", "UP - **wrong**" are none; "UP - **risky?** No" is UP).
 Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -254,10 +254,13 @@ _MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)\b"
 # Between a verb and its verdict, space and emphasis: "UP is **wrong**", "UP - **wrong**".
 _AT = r"\s{1,3}\*{0,3}"
 _ANSWER_NOUN = r"\s{1,3}(?:answer|option)\b"
-_RIGHT = (r"(?:(?:correct|right|true|valid)\b(?!" + _MOVE_NOUN + r")|(?:an?\s{1,3}(?:good|valid|correct)|"
-          r"(?:the|my)(?:\s{1,3}(?:correct|right|final))?)" + _ANSWER_NOUN + ")")
+# An adjective before answer/option needs no article, as a bare verdict word needs none: "DOWN is bad answer"
+# takes DOWN back in a worst answer as "DOWN is wrong answer" does.
+_RIGHT = (r"(?:(?:correct|right|true|valid)\b(?!" + _MOVE_NOUN + r")|"
+          r"(?:(?:an?\s{1,3})?(?:good|valid|correct)|(?:the|my)(?:\s{1,3}(?:correct|right|final))?)"
+          + _ANSWER_NOUN + ")")
 _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)\b(?!" + _MOVE_NOUN + r")|"
-          r"(?:an?|the)\s{1,3}(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
+          r"(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
 # A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
 # where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none. An
 # "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer,

@@ -2142,3 +2142,28 @@ def test_possible_or_a_denied_poor_move_keeps_the_answer() -> None:
                   "UP is not impossible", "UP is not poor", "UP: poor visibility, but the way is clear",
                   "UP: impossible to say, the tail moves"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_a_verdict_on_the_answer_without_an_article_takes_it_back_in_a_worst_answer() -> None:
+    """In a Snake <worst_answer> "DOWN is bad answer" named DOWN (scored 1 where DOWN is the fatal move) while
+    "DOWN is wrong answer" and "DOWN is a bad answer" take it back, and "UP is not good answer" scored 1 where
+    UP is the answer: an adjective before answer/option needed an article, where a bare one ("wrong") did
+    not. Without the article it is a verdict on the answer too, which takes the word back in every answer."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is bad answer", "DOWN is bad option", "DOWN is not good answer", "DOWN - bad answer",
+                  "DOWN, which is not good answer"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+    for reply, spec in (("UP is not good answer", WORD), ("B is not good option", CHOICE),
+                        ("5 is bad answer", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
+def test_a_verdict_on_the_move_or_a_good_answer_without_an_article_keeps_its_reading() -> None:
+    """A bare adjective before a move noun stays a verdict on the move, which names the move in a worst
+    answer; a good answer, or one denied bad, keeps the answer."""
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is bad move", "DOWN is not good move", "DOWN is bad choice"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    for reply, spec in (("UP is good answer", WORD), ("UP is not bad answer", WORD),
+                        ("B is good option", CHOICE), ("5 is not bad answer", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
