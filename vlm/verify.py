@@ -65,8 +65,9 @@ wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which
 not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
 it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
 safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem"
-and the asked "UP. Dangerous? Not really" keep UP). A verdict in asterisk emphasis reads as one without it
-("UP is **wrong**", "UP - **wrong**" are none; "UP - **risky?** No" is UP).
+and the asked "UP. Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, reads as
+one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**" are none; "UP - **risky?** No" and "UP
+is __right__" are UP).
 Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -250,42 +251,48 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
 # takes the answer back in every answer, a Snake worst answer too, where "DOWN is incorrect" may say that
 # DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
 # reply took back.
-_MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)\b"
-# Between a verb and its verdict, space and emphasis: "UP is **wrong**", "UP - **wrong**".
-_AT = r"\s{1,3}\*{0,3}"
-_ANSWER_NOUN = r"\s{1,3}(?:answer|option)\b"
+# Emphasis, asterisks or underscores ("UP is **wrong**", "UP is __wrong__"), and the end of a verdict's word:
+# no letter or digit after it, as an underscore closing emphasis is a word character to \b.
+_EM = r"[*_]{0,3}"
+_END = r"(?![^\W_])"
+_MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)" + _END
+# Between a verb and its verdict, space and emphasis: "UP is **wrong**", "UP - __wrong__".
+_AT = r"\s{1,3}" + _EM
+_ANSWER_NOUN = r"\s{1,3}(?:answer|option)" + _END
 # An adjective before answer/option needs no article, as a bare verdict word needs none: "DOWN is bad answer"
 # takes DOWN back in a worst answer as "DOWN is wrong answer" does.
-_RIGHT = (r"(?:(?:correct|right|true|valid)\b(?!" + _MOVE_NOUN + r")|"
+_RIGHT = (r"(?:(?:correct|right|true|valid)" + _END + "(?!" + _MOVE_NOUN + r")|"
           r"(?:(?:an?\s{1,3})?(?:good|valid|correct)|(?:the|my)(?:\s{1,3}(?:correct|right|final))?)"
           + _ANSWER_NOUN + ")")
-_FALSE = (r"(?:(?:wrong|incorrect|false|invalid)\b(?!" + _MOVE_NOUN + r")|"
+_FALSE = (r"(?:(?:wrong|incorrect|false|invalid)" + _END + "(?!" + _MOVE_NOUN + r")|"
           r"(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
 # A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
 # where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none. An
 # "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer,
-# as a question mark does: a verdict asked is not said ("UP. Dangerous? Not really"). Asterisk emphasis around
-# the verdict is read past ("UP - **wrong**"), so it is no clause end: "UP - **bad** moves hit walls" is UP.
+# as a question mark does: a verdict asked is not said ("UP. Dangerous? Not really"). Emphasis around the
+# verdict is read past ("UP - **wrong**", "UP - __wrong__"), so it is no clause end: "UP - **bad** moves hit
+# walls" is UP.
 _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|" + _POINTED
                      + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
-                     + r"\*{0,3}(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + r")\*{0,3}" + _CLAUSE_END + ")",
+                     + _EM + r"(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
                      re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
 # is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
 # credited. Not in a worst answer, which asks for the bad moves ("DOWN is fatal" names DOWN there); "UP is not
 # fatal" keeps UP. Every bare word of _FALSE and _RIGHT is here before a move noun, so such a verdict is
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
-_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor)\b|"
-        r"an?\s{1,3}(?:mistake|error)\b|(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|invalid|illegal|"
-        r"unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor)" + _MOVE_NOUN + ")")
-_NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)\b|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|legal|right|"
-             r"correct|true|allowed|possible)" + _MOVE_NOUN + ")")
+_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor)" + _END
+        + r"|an?\s{1,3}(?:mistake|error)" + _END + r"|(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|"
+        r"invalid|illegal|unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor)"
+        + _MOVE_NOUN + ")")
+_NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)" + _END + r"|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|"
+             r"legal|right|correct|true|allowed|possible)" + _MOVE_NOUN + ")")
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD + r")|"
                        + _POINTED + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT
-                       + _NOT_GOOD + "|" + _SEP + r"\*{0,3}(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD
-                       + r")\*{0,3}" + _CLAUSE_END + ")", re.IGNORECASE)
+                       + _NOT_GOOD + "|" + _SEP + _EM + r"(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD + ")"
+                       + _EM + _CLAUSE_END + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

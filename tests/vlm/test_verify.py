@@ -2167,3 +2167,30 @@ def test_a_verdict_on_the_move_or_a_good_answer_without_an_article_keeps_its_rea
     for reply, spec in (("UP is good answer", WORD), ("UP is not bad answer", WORD),
                         ("B is good option", CHOICE), ("5 is not bad answer", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_a_verdict_in_underscore_emphasis_takes_the_answer_back() -> None:
+    """"UP is __wrong__" scored 1 where UP is the answer (false credit) while "UP is **wrong**" scores 0:
+    emphasis around a verdict was read with asterisks only, and an underscore after the verdict's word left
+    it no word end. Underscores now read as asterisks do, on the answer (taken back in a worst answer too)
+    and on the move (which names the move in a worst answer)."""
+    for reply, spec in (("UP is __wrong__", WORD), ("UP - __wrong__", WORD), ("UP, which is __wrong__", WORD),
+                        ("UP is _fatal_", WORD), ("UP: __not safe__", WORD), ("UP (__suicidal__)", WORD),
+                        ("UP is __a bad move__", WORD), ("B is __incorrect__", CHOICE),
+                        ("5 apples - __wrong__ because of the wall", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    rewards = load_rewards()
+    assert rewards.compute_score(wrap("UP is __wrong__"), ground_truth_json(record(WORD)))["accuracy"] == 0.0
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN is __wrong__"), one_fatal)["accuracy"] == 0.0
+    for worst in ("DOWN - __fatal__", "DOWN is _dangerous_"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_underscore_emphasis_around_no_verdict_keeps_the_answer() -> None:
+    """Underscores around a word that says the answer is right, a verdict that goes on into another noun or
+    a question, or a denied one keep the answer, as the same in asterisks do."""
+    for reply in ("UP is __right__", "UP is __safe__", "UP - __bad__ moves hit walls",
+                  "UP - __risky?__ No, the tail moves", "UP is not __wrong__", "UP is __wrongly__ drawn",
+                  "UP is __not__ wrong"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
