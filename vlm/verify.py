@@ -65,9 +65,10 @@ wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which
 not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
 it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
 safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem"
-and the asked "UP. Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, reads as
-one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**" are none; "UP - **risky?** No" and "UP
-is __right__" are UP).
+and the asked "UP. Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, around it
+or any of its words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is
+**not** safe", "UP - **dangerous** move" are none; "UP - **risky?** No", "UP is __right__", "UP is **not**
+wrong" are UP).
 Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -231,8 +232,14 @@ _COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")[*_`
             r"(?:\s{1,3}[^\W\d_]{1,30}){1,2}\b")
 _WORD_BEFORE = r"(?<![^\s(\[])(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
 _SUBJECT = _WORD_BEFORE + r"\s{1,3}"
-_IS = r"(?:is|was|would\s{1,3}be)"
-_IS_NOT = r"(?:(?:is|was)(?:\s{1,3}not|n['’]?t)|would(?:\s{1,3}not|n['’]?t)\s{1,3}be)"
+# Emphasis, asterisks or underscores ("UP is **wrong**", "UP is __wrong__"), and the end of a verdict's word:
+# no letter or digit after it, as an underscore closing emphasis is a word character to \b. A verdict's
+# words are apart by space that emphasis may open or close at ("UP is **not** safe", "UP - **bad** move").
+_EM = r"[*_]{0,3}"
+_END = r"(?![^\W_])"
+_SP = _EM + r"\s{1,3}" + _EM
+_IS = r"(?:is|was|would" + _SP + "be)"
+_IS_NOT = r"(?:(?:is|was)(?:" + _SP + r"not|n['’]?t)|would(?:" + _SP + r"not|n['’]?t)" + _SP + "be)"
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
 # (" - ", "—", or "--"/"---", plain text's em dash) or opening bracket ("UP, which is wrong", "UP - that's
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
@@ -243,7 +250,7 @@ _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 _POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s)"
-_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
+_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not)"
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
 # noun ("DOWN is wrong move", "UP: invalid move") is one on the move.
@@ -251,21 +258,16 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s\s{1,3}not)"
 # takes the answer back in every answer, a Snake worst answer too, where "DOWN is incorrect" may say that
 # DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
 # reply took back.
-# Emphasis, asterisks or underscores ("UP is **wrong**", "UP is __wrong__"), and the end of a verdict's word:
-# no letter or digit after it, as an underscore closing emphasis is a word character to \b.
-_EM = r"[*_]{0,3}"
-_END = r"(?![^\W_])"
-_MOVE_NOUN = r"\s{1,3}(?:move|idea|choice|direction)" + _END
-# Between a verb and its verdict, space and emphasis: "UP is **wrong**", "UP - __wrong__".
-_AT = r"\s{1,3}" + _EM
-_ANSWER_NOUN = r"\s{1,3}(?:answer|option)" + _END
+_MOVE_NOUN = _SP + "(?:move|idea|choice|direction)" + _END
+_AT = _SP  # between a verb and its verdict: "UP is **wrong**", "UP is** wrong**", "UP - __wrong__"
+_ANSWER_NOUN = _SP + "(?:answer|option)" + _END
 # An adjective before answer/option needs no article, as a bare verdict word needs none: "DOWN is bad answer"
 # takes DOWN back in a worst answer as "DOWN is wrong answer" does.
 _RIGHT = (r"(?:(?:correct|right|true|valid)" + _END + "(?!" + _MOVE_NOUN + r")|"
-          r"(?:(?:an?\s{1,3})?(?:good|valid|correct)|(?:the|my)(?:\s{1,3}(?:correct|right|final))?)"
+          r"(?:(?:an?" + _SP + ")?(?:good|valid|correct)|(?:the|my)(?:" + _SP + "(?:correct|right|final))?)"
           + _ANSWER_NOUN + ")")
 _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)" + _END + "(?!" + _MOVE_NOUN + r")|"
-          r"(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
+          r"(?:(?:an?|the)" + _SP + ")?(?:bad|wrong|incorrect|invalid)" + _ANSWER_NOUN + ")")
 # A verdict alone after a punctuation mark, dash or opening bracket ("UP - wrong", "UP: wrong", "UP (fatal)")
 # where it ends its clause, or goes on with because, since or as: "UP - wrong moves hit walls" is none. An
 # "as" that concedes the verdict ("UP, wrong as it may seem", "UP (dangerous as it looks)") keeps the answer,
@@ -276,7 +278,7 @@ _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|" + _POINTED
                      + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
-                     + _EM + r"(?:not\s{1,3}" + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
+                     + _EM + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
                      re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
 # is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
@@ -284,14 +286,14 @@ _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _A
 # fatal" keeps UP. Every bare word of _FALSE and _RIGHT is here before a move noun, so such a verdict is
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
 _BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor)" + _END
-        + r"|an?\s{1,3}(?:mistake|error)" + _END + r"|(?:(?:an?|the)\s{1,3})?(?:bad|wrong|incorrect|false|"
-        r"invalid|illegal|unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor)"
+        + r"|an?" + _SP + "(?:mistake|error)" + _END + r"|(?:(?:an?|the)" + _SP + ")?(?:bad|wrong|incorrect|"
+        r"false|invalid|illegal|unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor)"
         + _MOVE_NOUN + ")")
-_NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)" + _END + r"|(?:(?:an?|the)\s{1,3})?(?:good|safe|valid|"
+_NOT_GOOD = (r"(?:(?:safe|legal|allowed|possible)" + _END + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|valid|"
              r"legal|right|correct|true|allowed|possible)" + _MOVE_NOUN + ")")
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD + r")|"
                        + _POINTED + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT
-                       + _NOT_GOOD + "|" + _SEP + _EM + r"(?:not\s{1,3}" + _NOT_GOOD + "|" + _BAD + ")"
+                       + _NOT_GOOD + "|" + _SEP + _EM + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")"
                        + _EM + _CLAUSE_END + ")", re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)

@@ -2194,3 +2194,40 @@ def test_underscore_emphasis_around_no_verdict_keeps_the_answer() -> None:
                   "UP - __risky?__ No, the tail moves", "UP is not __wrong__", "UP is __wrongly__ drawn",
                   "UP is __not__ wrong"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_emphasis_inside_a_verdict_takes_the_answer_back() -> None:
+    """"UP is **not** safe" and "UP - **dangerous** move" scored 1 where UP is the answer (false credit):
+    emphasis was read before a verdict and after one alone, never between its words, so emphasis around
+    "not", an article, an adjective or the noun after it left no verdict. It may open or close at any space
+    of a verdict now; one on the answer is taken back in a worst answer too, one on the move names it
+    there."""
+    two = WORD | {"choices": ["UP", "LEFT"]}
+    for reply, spec in (("UP is **not** safe", WORD), ("UP is **not safe**", WORD),
+                        ("UP: **not** safe", WORD), ("UP - **dangerous** move", WORD),
+                        ("UP is a **bad** move", WORD), ("UP is **a bad** move", WORD),
+                        ("UP is a **bad move**", WORD),
+                        ("UP would **not** be a good move", WORD), ("UP would not be a **good** move", WORD),
+                        ("UP - **wrong** move", WORD), ("UP, which is **not** allowed", WORD),
+                        ("UP is __not__ safe", WORD), ("UP is **not** the right direction", two),
+                        ("B is **not** correct", CHOICE), ("B is an **incorrect** answer", CHOICE),
+                        ("5 is **not** my final answer", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    rewards = load_rewards()
+    gt = ground_truth_json(record(WORD))
+    for reply in ("UP is **not** safe", "UP - **dangerous** move"):
+        assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN - **dangerous** move", "DOWN is **not** safe", "DOWN is a **fatal** move"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    for worst in ("DOWN is **not** correct", "DOWN is a **bad** answer"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+
+
+def test_emphasis_inside_a_denied_or_good_verdict_keeps_the_answer() -> None:
+    """Emphasis inside a verdict that is denied, says the move is good, or goes on into another noun keeps
+    the answer."""
+    for reply in ("UP is **not** wrong", "UP is **not** dangerous", "UP is **not** a bad move",
+                  "UP is a **good** move", "UP - **wrong** moves hit walls", "UP is **not** a **poor** move",
+                  "UP is **safe**, not **dangerous**", "UP - **not** safe to say, but it works"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
