@@ -2093,7 +2093,7 @@ def test_a_denied_or_conceded_or_asked_risk_or_badness_keeps_the_answer() -> Non
                         ("UP is not suicidal", WORD), ("UP is not a terrible move", WORD),
                         ("UP - **risky?** No, the tail moves", WORD), ("UP - **bad** moves hit walls", WORD),
                         ("UP: bad moves are DOWN and RIGHT", two), ("DOWN is risky, so UP", two),
-                        ("UP would kill the snake", WORD), ("No - **bad**", YES_NO), ("UP - **safe**", WORD),
+                        ("No - **bad**", YES_NO), ("UP - **safe**", WORD),
                         ("UP is not the only possible move", WORD), ("UP, which is not risky", WORD),
                         ("UP is **not** wrong", WORD), ("UP: not possible to reverse into the neck", WORD)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
@@ -2231,3 +2231,36 @@ def test_emphasis_inside_a_denied_or_good_verdict_keeps_the_answer() -> None:
                   "UP is a **good** move", "UP - **wrong** moves hit walls", "UP is **not** a **poor** move",
                   "UP is **safe**, not **dangerous**", "UP - **not** safe to say, but it works"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_a_fatal_verb_after_would_or_will_takes_the_answer_back() -> None:
+    """"UP would kill the snake", "UP will kill the snake" and "UP would crash into the wall" scored 1 where
+    UP is the answer (false credit): a verb phrase was no verdict. A closed list of fatal verbs right after
+    would, will ('d, 'll after a pointer) is one on the move now: crash, die and collide, kill with the
+    snake, itself, us, me, you or it, hit with the/a wall, itself or its (own) body/tail; said of the word or
+    of which/that/this after it. In a Snake worst answer it names the move."""
+    for reply in ("UP would kill the snake", "UP will kill the snake", "UP would crash into the wall",
+                  "UP will die", "UP would collide with its body", "UP would hit the wall",
+                  "UP will hit itself", "UP would **kill** our snake", "UP, which would crash",
+                  "UP - that'd kill it", "UP (this will hit its own tail)", "Moving UP would kill us"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    rewards = load_rewards()
+    gt = ground_truth_json(record(WORD))
+    for reply in ("UP would kill the snake", "UP would crash into the wall"):
+        assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would kill the snake", "DOWN will crash into the wall",
+                  "DOWN, which would hit the wall"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_fatal_verb_denied_or_of_another_keeps_the_answer() -> None:
+    """A fatal verb denied (would not, won't, wouldn't, never), one that kills or hits anything but the
+    player's own snake, a possibility (could, might), or one said of another move keeps the answer."""
+    for reply, spec in (("UP would not kill the snake", WORD), ("UP won't kill the snake", WORD),
+                        ("UP wouldn't crash", WORD), ("UP will never die", WORD),
+                        ("UP would kill the other snake", WORD), ("UP would hit the apple", WORD),
+                        ("UP will kill the enemy snake", WORD), ("UP could crash later", WORD),
+                        ("UP would crashland", WORD), ("UP would be no crash", WORD),
+                        ("DOWN would kill the snake, so UP", WORD | {"choices": ["UP", "LEFT"]})):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
