@@ -2264,3 +2264,23 @@ def test_a_fatal_verb_denied_or_of_another_keeps_the_answer() -> None:
                         ("UP would crashland", WORD), ("UP would be no crash", WORD),
                         ("DOWN would kill the snake, so UP", WORD | {"choices": ["UP", "LEFT"]})):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+
+
+def test_not_good_and_the_worst_move_are_verdicts_on_the_move() -> None:
+    """"UP is not good" and "UP is the worst move" scored 1 where UP is the answer (false credit): "good" was
+    a verdict only before a noun ("not a good move") and "worst" none. "not good" bare and "worst" before a
+    move noun are verdicts on the move now, which name the move in a Snake worst answer."""
+    for reply in ("UP is not good", "UP is the worst move", "UP: not good", "UP, which is not good",
+                  "UP isn't good", "UP is the **worst** choice", "UP is worst direction"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is not good", "DOWN is the worst move"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    assert verify(snake_reply("UP", "DOWN is not good answer"), one_fatal)["accuracy"] == 0.0
+
+
+def test_good_or_worst_elsewhere_keeps_the_answer() -> None:
+    """"good" said, "not good" of something else and "worst" before any other word keep the answer."""
+    for reply in ("UP is good", "UP is not only good but safe", "UP: worst case, the tail moves away",
+                  "UP is not the worst move", "UP is good, not the worst", "UP: not good for the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
