@@ -453,6 +453,19 @@ def remove_dead_eval_temps(folder: Path) -> None:
               f"({', '.join(sorted(removed))})", file=sys.stderr)  # not on stdout: --json prints there
 
 
+def remove_dead_temps(path: Path, script: str) -> None:
+    """Remove the temp files (``temp_name``'s, beside where ``written_together`` writes ``path``) that a
+    ``script`` killed outright while writing ``path`` left, and say so in one line on stderr: only those
+    whose writer's pid runs no more (one that runs may be writing now). Before, nothing removed them."""
+    final = Path(os.path.realpath(path))
+    pattern = re.compile(rf"\.{re.escape(final.stem)}\.(?P<pid>\d+)(-\d+)?\.tmp{re.escape(final.suffix)}")
+    removed = _remove_temps(final.parent, pattern, lambda m: process_running(int(m.group("pid"))))
+    if removed:
+        files = "a temp file" if len(removed) == 1 else f"{len(removed)} temp files"
+        print(f"{final.parent}: removed {files} that a killed {script} left ({', '.join(sorted(removed))})",
+              file=sys.stderr)  # not on stdout: --json prints there
+
+
 def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:
     """Names in ``path`` that match none of the glob patterns ``entries`` (what depthfirst writes there)."""
     patterns = tuple(entries)

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from agents.curves import FolderError, OutputError, image_formats, plot_curve
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import check_output_file
+    from agents.runs import check_output_file, remove_dead_temps
 
     out = Path(args.out)
     # splitext, not Path.suffix: "c." has the suffix "." (refused below), not none ("c..png" was written).
@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError(f"--out {out}: matplotlib writes no {suffix} file; end the name in .png "
                                  f"(or .{', .'.join(sorted(formats - {'png'}))})")
             check_output_file(out, "--out", args.force, make_folders=True)
+            remove_dead_temps(out, "plot_curve.py")  # a killed plot's half image
             # last=True: once the PNG is in place a signal is ignored (it said the file was as it was). new:
             # a file another command wrote at --out meanwhile (a plot of another run) is not replaced unasked.
             print(plot_curve(Path(args.run_dir), out, args.tag, args.title, args.baseline, last=True,

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import atomic_write_text, check_output_file, not_written
+    from agents.runs import atomic_write_text, check_output_file, not_written, remove_dead_temps
     from vlm.scoring import score_files
 
     unsaved = ""  # why --out was not written, if it was not
@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "--force replaces only those (a JSON file it wrote): choose another "
                                      "name, or move that file away first")
                 check_output_file(Path(args.out), "--out", args.force, inputs)
+                remove_dead_temps(Path(args.out), "score_predictions.py")  # a killed write's
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
                                  Path(args.checkpoint) if args.checkpoint else None)

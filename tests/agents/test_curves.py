@@ -411,3 +411,29 @@ def test_an_out_another_command_wrote_while_the_curve_was_drawn_is_kept_without_
     assert err == (f"error: --out {out} appeared while the curve was drawn (another command wrote it); pass "
                    "--force to replace it, or choose another --out\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curve.png", "tb"]  # no temp file left
+
+
+def test_the_temp_file_of_a_killed_plot_goes_with_the_next_one_and_a_running_ones_stays(tmp_path, capsys):
+    # plot_curve.py killed by SIGKILL while matplotlib wrote the image left .curve.<pid>.tmp.png beside --out
+    # for good: the next plot wrote its own and nothing removed the old one. One of a process that runs (a
+    # plot writing now) stays, and so does a file of the user's so named without a pid.
+    from tests.conftest import load_script
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
+    plots = tmp_path / "plots"
+    plots.mkdir()
+    left = f".curve.{dead}.tmp.png"
+    kept = [f".curve.{running.pid}.tmp.png", f".other.{dead}.tmp.png", ".curve.x.tmp.png"]
+    try:
+        for name in [left, *kept]:
+            (plots / name).write_bytes(b"half")
+        assert load_script("plot_curve").main([str(tmp_path), "--out", str(plots / "curve.png")]) == 0
+    finally:
+        running.kill()
+        running.wait()
+    assert sorted(p.name for p in plots.iterdir()) == sorted(["curve.png", *kept])
+    err = capsys.readouterr().err
+    assert err == f"{plots}: removed a temp file that a killed plot_curve.py left ({left})\n"

@@ -896,6 +896,34 @@ def test_an_out_file_written_by_another_command_while_scoring_is_kept_without_fo
                                                                       if p.name.startswith(".")] == []
 
 
+def test_the_temp_file_of_a_killed_scoring_goes_with_the_next_one_and_a_running_ones_stays(
+        predictions, dataset, scripts, capsys, tmp_path):
+    # score_predictions.py killed by SIGKILL while it wrote --out left .scores.<pid>.tmp.json beside it for
+    # good: nothing removed it. One of a process that runs (a scoring writing now) stays.
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    folder = tmp_path / "scores"
+    folder.mkdir()
+    left = f".scores.{dead}.tmp.json"
+    kept = [f".scores.{running.pid}.tmp.json", f".notes.{dead}.tmp.json"]
+    try:
+        for name in [left, *kept]:
+            (folder / name).write_text("{")
+        argv = [str(dataset[1]), str(predictions[0]), "--out", str(folder / "scores.json"), "--json"]
+        assert scripts.score_predictions.main(argv) == 0
+    finally:
+        running.kill()
+        running.wait()
+    shown, err = capsys.readouterr()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["scores.json", *kept])
+    assert err == f"{folder}: removed a temp file that a killed score_predictions.py left ({left})\n"
+    assert json.loads(shown)["records"] == json.loads((folder / "scores.json").read_text())["records"]
+
+
 def test_a_group_s_figures_are_over_the_records_they_apply_to():
     # A policy's bare moves: the full best/worst rule does not apply to them (accuracy None), nor format.
     cell = Cell()
