@@ -141,6 +141,11 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not force and not _is_run(path):  # neither --resume nor --force would take it
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
+            saved = (path / "checkpoints").exists() or (path / "model.zip").exists()
+            if not (force or saved or not_run_files(path)):  # killed before its first save: no --resume
+                raise RunError(f"--run-dir {path} already exists and holds a run stopped before its first "
+                               "checkpoint (nothing to resume); pass --force to start it again there, or "
+                               "choose another name")
             if not force:
                 resume = shlex.quote(not_a_flag(path))  # as typed in a shell: "my runs/a" is two words
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "

@@ -697,6 +697,7 @@ def test_the_resume_offered_for_an_existing_run_runs_as_written(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     for name, word in (("my runs", f"'{tmp_path}/my runs'"), ("-x", "./-x")):
         run = old_run(tmp_path / name)
+        (run / "model.zip").write_bytes(b"")  # saved: a run with nothing to resume is told --force alone
         with pytest.raises(runs.RunError) as e:
             runs.new_run_dir({"env": "snake"}, name if name.startswith("-") else str(run), False)
         assert f"continue it with --resume {word}, or pass --force" in str(e.value)
@@ -1698,3 +1699,20 @@ def test_make_again_makes_only_an_output_folder_gone_under_the_same_folder(tmp_p
     assert not runs.make_again(out, chain) and list(base.iterdir()) == []
     out.mkdir(parents=True)  # another output's folder at that name now
     assert not runs.make_again(out, chain)
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_not_told_to_resume(tmp_path):
+    # train_ppo.py killed outright (SIGKILL, the OOM killer) after making its run folder, before its first
+    # checkpoint: the same command again was told "continue it with --resume RUN", which then refused it
+    # ("no checkpoint to load"). Only --force starts it again there; a run with a checkpoint is resumed.
+    run = old_run(tmp_path / "run")
+    (run / "tb").mkdir()
+    with pytest.raises(runs.RunError) as e:
+        runs.new_run_dir({"env": "snake"}, str(run), False)
+    assert str(e.value) == (f"--run-dir {run} already exists and holds a run stopped before its first "
+                            "checkpoint (nothing to resume); pass --force to start it again there, or choose "
+                            "another name")
+    (run / "checkpoints").mkdir()
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"")
+    with pytest.raises(runs.RunError, match=r"continue it with --resume .*, or pass --force to replace it"):
+        runs.new_run_dir({"env": "snake"}, str(run), False)

@@ -4628,8 +4628,9 @@ def test_a_run_stopped_with_no_checkpoint_names_a_command_that_starts_it_again(s
     err = capsys.readouterr().err.rstrip()
     assert "start the run again, as it has no checkpoint to continue from: " in err, err
     monkeypatch.undo()
-    assert scripts.train_ppo.main(argv) == 2  # the same command: refused
-    assert "already exists and is not empty" in capsys.readouterr().err
+    assert scripts.train_ppo.main(argv) == 2  # the same command: refused, not told to --resume it
+    assert "holds a run stopped before its first checkpoint (nothing to resume); pass --force" in (
+        capsys.readouterr().err)
     command = shlex.split(err.rsplit("no checkpoint to continue from: ", 1)[1])
     env = shlex.split(RECORDED_ENV)  # the tests' PYTHONPATH, if any, before the interpreter
     assert command[3:3 + len(env)] == env
