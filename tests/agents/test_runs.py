@@ -1716,3 +1716,26 @@ def test_a_run_killed_before_its_first_checkpoint_is_not_told_to_resume(tmp_path
     (run / "checkpoints" / "step_64.zip").write_bytes(b"")
     with pytest.raises(runs.RunError, match=r"continue it with --resume .*, or pass --force to replace it"):
         runs.new_run_dir({"env": "snake"}, str(run), False)
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_a_run_an_earlier_force_left_aside_is_named_by_the_next_command(tmp_path, capsys, force):
+    # train_ppo.py --force killed outright (SIGKILL) before its new run finished or saved: the old run it had
+    # moved aside stayed in .run.replaced, and the next --force moved the run to .run.replaced-2 with no word
+    # of it (the first run's files, hidden, for good). It is named, and left as it is: the user's to keep.
+    run = old_run(tmp_path / "run")
+    left = old_run(tmp_path / ".run.replaced")
+    (left / "model.zip").write_bytes(b"the old run's model")
+    (run / "model.zip").write_bytes(b"")
+    if force:
+        _, aside, lock = runs.new_run_dir({"env": "snake"}, str(run), True)
+        lock.close()
+        assert aside == tmp_path / ".run.replaced-2"
+    else:
+        with pytest.raises(runs.RunError, match="continue it with --resume"):
+            runs.new_run_dir({"env": "snake"}, str(run), False)
+    assert (left / "model.zip").read_bytes() == b"the old run's model"
+    out = capsys.readouterr().out
+    assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
+                          f"{run} and did not delete (it was killed before it finished): move it back, or "
+                          "delete it if you no longer need it\n"), out
