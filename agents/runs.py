@@ -129,6 +129,12 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             check_output_folder(path, "--run-dir")
         except ValueError as e:
             raise RunError(str(e)) from None
+        if not training_now(path):  # none settles an aside of it: one there is a killed --force's, for good
+            home = Path(os.path.realpath(path))
+            for left in sorted(home.parent.glob(replaced_aside(glob.escape(home.name)))):
+                print(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
+                      f"{path} and did not delete (it was killed before it finished): move it back, or "
+                      "delete it if you no longer need it")
         try:
             occupied = any(path.iterdir())
         except (FileNotFoundError, NotADirectoryError):  # none, or a file put there since the check:
@@ -138,12 +144,6 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # called it "not a depthfirst run folder", and a new run offered --resume or --force.
             if training_now(path):
                 raise RunError(training_now_refused(path))
-            # No trainer runs in it, so none settles an aside of it: one there is a killed --force's, for good
-            home = Path(os.path.realpath(path))
-            for left in sorted(home.parent.glob(replaced_aside(glob.escape(home.name)))):
-                print(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
-                      f"{path} and did not delete (it was killed before it finished): move it back, or "
-                      "delete it if you no longer need it")
             if not force and not _is_run(path):  # neither --resume nor --force would take it
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")

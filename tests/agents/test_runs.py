@@ -1739,3 +1739,15 @@ def test_a_run_an_earlier_force_left_aside_is_named_by_the_next_command(tmp_path
     assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                           f"{run} and did not delete (it was killed before it finished): move it back, or "
                           "delete it if you no longer need it\n"), out
+
+
+def test_a_run_a_killed_force_left_aside_is_named_where_no_run_folder_was_made_since(tmp_path, capsys):
+    # Killed between moving the old run aside and making the new folder: --run-dir is gone, and the new run
+    # made there said nothing of the old one, hidden in .run.replaced.
+    left = old_run(tmp_path / ".run.replaced")
+    path, aside, lock = runs.new_run_dir({"env": "snake"}, str(tmp_path / "run"), False)
+    lock.close()
+    assert path == tmp_path / "run" and aside is None and (left / "config.yaml").is_file()
+    out = capsys.readouterr().out
+    assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
+                          f"{path} and did not delete"), out
