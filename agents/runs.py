@@ -467,10 +467,16 @@ def remove_dead_eval_temps(folder: Path) -> None:
 def remove_dead_temps(path: Path, script: str) -> None:
     """Remove the temp files (``temp_name``'s, beside where ``written_together`` writes ``path``) that a
     ``script`` killed outright while writing ``path`` left, and say so in one line on stderr: only those
-    whose writer's pid runs no more (one that runs may be writing now). Before, nothing removed them."""
+    whose writer's pid runs no more (one that runs may be writing now, this process's other threads too).
+    Before, nothing removed them."""
     final = Path(os.path.realpath(path))
     pattern = re.compile(rf"\.{re.escape(final.stem)}\.(?P<pid>\d+)(-\d+)?\.tmp{re.escape(final.suffix)}")
-    removed = _remove_temps(final.parent, pattern, lambda m: process_running(int(m.group("pid"))))
+
+    def writing(m: re.Match[str]) -> bool:
+        pid = int(m.group("pid"))
+        return pid == os.getpid() or process_running(pid)
+
+    removed = _remove_temps(final.parent, pattern, writing)
     if removed:
         files = "a temp file" if len(removed) == 1 else f"{len(removed)} temp files"
         print(f"{final.parent}: removed {files} that a killed {script} left ({', '.join(sorted(removed))})",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import json_object, written_beside
+from agents.runs import json_object, remove_dead_temps, written_beside
 
 
 def default_cache_dir() -> Path:
@@ -90,6 +90,7 @@ class ResponseCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            remove_dead_temps(path, "command")  # a miss: one killed while caching it may have left its temp
             with written_beside(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 json.dump(value, f, ensure_ascii=False)
         except OSError as e:

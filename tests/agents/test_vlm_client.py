@@ -1991,6 +1991,32 @@ def test_a_ctrl_c_while_an_answer_is_cached_stops_and_leaves_no_temporary_file(t
     assert not cache.warned and cache.get("ab12") is None and not list(tmp_path.rglob("*.tmp"))
 
 
+def test_the_temp_file_of_an_answer_a_killed_command_was_caching_goes_as_it_is_cached(tmp_path, capsys):
+    # compare.py or evaluate.py --vlm killed outright (SIGKILL) while it cached an answer left the entry's
+    # .<key>.<pid>[-<thread>].tmp.json in the cache for good; the re-run, missing that answer, asks and caches
+    # it again. Those of a process that runs (this one's other threads too) may be written now: they stay.
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    folder = tmp_path / "ab"
+    folder.mkdir()
+    left = [f".ab12.{dead}.tmp.json", f".ab12.{dead}-7.tmp.json"]
+    kept = [f".ab12.{running.pid}.tmp.json", f".ab12.{os.getpid()}-7.tmp.json", f".ab34.{dead}.tmp.json"]
+    try:
+        for name in left + kept:
+            (folder / name).write_text('{"model": ')
+        ResponseCache(tmp_path).put("ab12", {"content": "UP"})
+    finally:
+        running.kill()
+        running.wait()
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["ab12.json", *kept])
+    assert capsys.readouterr().err == (f"{folder}: removed 2 temp files that a killed command left "
+                                       f"({', '.join(sorted(left))})\n")
+
+
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs /proc, a folder no file can be made in")
 def test_a_cache_dir_that_exists_but_takes_no_file_is_refused_before_any_request():
     from agents.vlm_cache import check_cache_dir
