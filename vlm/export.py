@@ -76,7 +76,7 @@ from vlm import splits as sp
 from vlm.card import write_card
 from vlm.imagestore import IMAGE_DIR, ImageStore, check_image
 from vlm.record import FAMILIES, LEVELS, TaskDraft, record_id
-from vlm.tasks import module_place, raised_problem
+from vlm.tasks import drawn_families, module_place, raised_problem
 from vlm.trajectories import (
     EPISODE_FILE,
     OWNER,
@@ -638,6 +638,13 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
         raise ExportError(f"{where} raised {problem}") from e
     if not isinstance(drafts, list):
         raise ExportError(f"{where}: must return a list of TaskDraft, got {type(drafts).__name__}")
+    # Every draft, not only those picked: --mix, --tasks-per-state and the card count the families from
+    # FAMILIES, which wrote records of a family it lacked while --mix of that family was refused as none.
+    families = drawn_families(module)
+    for d in drafts:
+        if isinstance(d, TaskDraft) and d.family in FAMILIES and d.family not in families:
+            raise ExportError(f"{where} ({d.qa_type!r}): family {d.family!r} is not in its FAMILIES "
+                              f"({', '.join(families)}): add it there, or draw no {d.family} task")
     chosen = range(len(drafts))
     if s.tasks_per_state < len(drafts):
         pick = np.random.default_rng([s.seed, log.episode, t, 1]).choice(len(drafts), s.tasks_per_state,

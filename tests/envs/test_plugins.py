@@ -1201,6 +1201,26 @@ def test_a_specialists_score_says_why_a_move_task_asked_no_move(tmp_path, monkey
                     "actions to play, .*; its verifier's rule is 'choice'", note), note
 
 
+def test_a_draft_of_a_family_its_task_modules_families_lack_is_refused(tmp_path, monkeypatch, scripts,
+                                                                       capsys):
+    # FAMILIES named two families while make_tasks drew Snake's four: the export wrote records of all four,
+    # while --mix state_prediction=1 was refused as "no records of state_prediction", a --mix naming it beside
+    # perception noted it as never drawn, and --tasks-per-state counted two a state at most.
+    use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + 'FAMILIES = ("perception", "strategy")\n')
+    run = trained_catch(tmp_path, scripts)
+    capsys.readouterr()
+    out = tmp_path / "out"
+    argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--tasks-per-state", "1",
+            "--formats", "none", "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 2
+    # Whichever draft --tasks-per-state 1 picks: every draft of the state is checked.
+    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) \\('\\w+'\\): family "
+                    "'(state_prediction|vision_zero)' is not in its FAMILIES \\(perception, strategy\\): "
+                    "add it there", capsys.readouterr().err)
+    assert not out.exists()
+
+
 # Its functions raise, called through a helper of the package (not the line the export or the play calls).
 RAISING = TASK_MODULE + """
 
