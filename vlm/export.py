@@ -639,12 +639,21 @@ def _state_records(module: Any, view: Any, frame: str, store: ImageStore, s: Rep
     if not isinstance(drafts, list):
         raise ExportError(f"{where}: must return a list of TaskDraft, got {type(drafts).__name__}")
     # Every draft, not only those picked: --mix, --tasks-per-state and the card count the families from
-    # FAMILIES, which wrote records of a family it lacked while --mix of that family was refused as none.
+    # FAMILIES, one task each a state, which wrote records of a family it lacked while --mix of that family
+    # was refused as none, and more records a state than the note and the card said.
     families = drawn_families(module)
+    seen: dict[str, str] = {}  # family -> the qa_type of the state's draft of it
     for d in drafts:
-        if isinstance(d, TaskDraft) and d.family in FAMILIES and d.family not in families:
+        if not (isinstance(d, TaskDraft) and d.family in FAMILIES):
+            continue  # _check_draft names it
+        if d.family not in families:
             raise ExportError(f"{where} ({d.qa_type!r}): family {d.family!r} is not in its FAMILIES "
                               f"({', '.join(families)}): add it there, or draw no {d.family} task")
+        if d.family in seen:
+            raise ExportError(f"{where} ({d.qa_type!r}): a second {d.family} task (after "
+                              f"{seen[d.family]!r}): it draws at most one task of each family a state, as "
+                              "--tasks-per-state and the dataset card count them; choose one with rng")
+        seen[d.family] = d.qa_type
     chosen = range(len(drafts))
     if s.tasks_per_state < len(drafts):
         pick = np.random.default_rng([s.seed, log.episode, t, 1]).choice(len(drafts), s.tasks_per_state,

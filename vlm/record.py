@@ -4,8 +4,9 @@ of this record (``vlm/formats.py``); every answer and analysis is computed by th
 Contract between the parts of ``vlm/``:
 - A task module ``vlm/tasks/<game>.py`` (``<game>`` as in ``envs.GAMES``; for a game of another package, the
   module its entry point of group ``depthfirst.tasks`` names) defines
-  ``GAME: str`` and ``make_tasks(state, rng, source) -> list[TaskDraft]`` (drafts for one game state,
-  ``rng`` a ``numpy.random.Generator`` seeded by the exporter, so exports are reproducible), and
+  ``GAME: str`` and ``make_tasks(state, rng, source) -> list[TaskDraft]`` (drafts for one game state, at
+  most one of each family, of the families its optional ``FAMILIES`` names; ``rng`` a
+  ``numpy.random.Generator`` seeded by the exporter, so exports are reproducible), and
   ``move_task(state) -> TaskDraft``: the "which move now?" question for the state (ViGaL best-move
   style for Snake), used by both the export and the VLM player, so both send the same prompt.
 - The exporter turns drafts into ``TaskRecord``s: it writes the images (PNG, identical images once),

@@ -1221,6 +1221,31 @@ def test_a_draft_of_a_family_its_task_modules_families_lack_is_refused(tmp_path,
     assert not out.exists()
 
 
+def test_a_second_draft_of_one_family_in_a_state_is_refused(tmp_path, monkeypatch, scripts, capsys):
+    # Two drafts of one family a state gave five records a state where the note of --tasks-per-state 5 and the
+    # card said four at most (one per family), and --tasks-per-state 4 was "the most that counts".
+    twice = TASK_MODULE + """
+_make = make_tasks
+
+
+def make_tasks(state, rng, source=None):
+    drafts = _make(state, rng, source)
+    return drafts + [dataclasses.replace(drafts[0], qa_type="again")]
+"""
+    use_catch_tasks(tmp_path / "site", monkeypatch, twice)
+    run = trained_catch(tmp_path, scripts)
+    capsys.readouterr()
+    out = tmp_path / "out"
+    argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--tasks-per-state", "1",
+            "--formats", "none", "--no-progress"]
+    assert scripts.export_trajectories.main(argv) == 2
+    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) \\('again'\\): a second \\w+ task "
+                    "\\(after '\\w+'\\): it draws at most one task of each family a state",
+                    capsys.readouterr().err)
+    assert not out.exists()
+
+
 # Its functions raise, called through a helper of the package (not the line the export or the play calls).
 RAISING = TASK_MODULE + """
 

@@ -3131,13 +3131,13 @@ def test_the_drafts_a_state_keeps_stay_in_the_modules_order(tmp_path):
 
     from vlm import export
     from vlm.imagestore import ImageStore
-    from vlm.record import TaskDraft
+    from vlm.record import FAMILIES, TaskDraft
 
     picture = np.zeros((4, 4, 3), np.uint8)
 
-    def make_tasks(state, rng, source):
-        return [TaskDraft("perception", f"q{k}", 1, 1, [picture], f"Question {k}?", str(k), "a",
-                          {"rule": "exact", "answer": str(k)}) for k in range(6)]
+    def make_tasks(state, rng, source):  # one draft of each family, as a module draws them
+        return [TaskDraft(family, f"q{k}", 1, 1, [picture], f"Question {k}?", str(k), "a",
+                          {"rule": "exact", "answer": str(k)}) for k, family in enumerate(FAMILIES)]
 
     settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 3, 7, "m", {"env": "snake"}, False)
     for t in range(20):
@@ -3219,9 +3219,9 @@ def test_a_record_holds_its_drafts_fields_each_under_its_own_name(tmp_path):
     from vlm.record import TaskDraft, record_id
 
     pictures = [np.zeros((4, 4, 3), np.uint8), np.full((4, 4, 3), 9, np.uint8)]
-    drafts = [TaskDraft("strategy", f"kind{k}", 1 + k, 3 - k, [pictures[k]], f"Which {k}?", f"B{k}",
-                        f"Because {k}.", {"rule": "exact", "answer": f"B{k}"}, options=[f"A{k}", f"B{k}"],
-                        extra={"state": {"k": k}}) for k in range(2)]
+    drafts = [TaskDraft(("strategy", "perception")[k], f"kind{k}", 1 + k, 3 - k, [pictures[k]], f"Which {k}?",
+                        f"B{k}", f"Because {k}.", {"rule": "exact", "answer": f"B{k}"},
+                        options=[f"A{k}", f"B{k}"], extra={"state": {"k": k}}) for k in range(2)]
     source = {"env": "snake", "run": "r", "checkpoint": "c.zip", "policy": "PPO/tiny@5"}
     settings = export.ReplaySettings("snake", {}, str(tmp_path), 16, 2, 7, "m", source, False)
     view = SimpleNamespace(log=SimpleNamespace(seed=12, episode=5), t=3, state={})
