@@ -58,8 +58,11 @@ CHECKPOINT_NAME = re.compile(rf"step_\d+\.zip|{_CHECKPOINT_TEMP}")
 # What training writes into a run folder; --force may clear these, the temp files of the writers there
 # (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume
+# The SHA-1s of the ROM and start state a run started from: config.yaml keeps their paths alone, and a state
+# made again at its path (make_state.py --force) was played on from without a word
+GAME_FILES = "game_files.json"
 RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "archive", MILESTONES_FILE,
-               ".train.lock", *OS_LITTER)
+               GAME_FILES, ".train.lock", *OS_LITTER)
 # evaluate.py's result files, by exact name (globs eval-* and compare-* took a user's eval-notes/ or
 # compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
 # [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
@@ -533,12 +536,48 @@ def write_run_files(path: Path, cfg: dict[str, Any], command: str) -> None:
         # run folder was made.
         with open(path / name, "a", encoding="utf-8", errors="surrogateescape") as f:
             f.write(command + "\n")
+        name = GAME_FILES
+        files = game_files(cfg.get("env_kwargs") or {})
+        if files:
+            atomic_write_text(path / name, json.dumps(files, indent=1) + "\n")
     except OSError as e:
         raise RunError(f"{path}: the run's {name} could not be written ({e.strerror or e})") from None
 
 
-def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]:
-    """The run's config.yaml; ``model_flag`` as in ``given_a_file``."""
+def game_files(env_kwargs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The ROM and start state files of a game's options ``env_kwargs``, by key: each one's path and SHA-1,
+    for ``GAME_FILES`` (none for ``state: none``, or a game that reads no file)."""
+    from envs.gameboy.roms import no_start_state  # no PyBoy import
+
+    files = {}
+    for key in ("rom", "state"):
+        value = env_kwargs.get(key)
+        if isinstance(value, (str, Path)) and str(value) and not no_start_state(value) and \
+                Path(value).is_file():
+            files[key] = {"path": str(value), "sha1": file_sha1(Path(value))}
+    return files
+
+
+def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:
+    """What differs of the ROM and start state run ``path`` reads now (its config.yaml's ``env_kwargs``)
+    from those it started from (its ``GAME_FILES``), or None: also for a run without that record (older
+    runs read as before) and a file no longer named (``state: none`` written in by hand)."""
+    kept = json_object(path / GAME_FILES) or {}
+    changed = []
+    for key, now in game_files(env_kwargs).items():
+        then = kept.get(key)
+        if isinstance(then, dict) and isinstance(then.get("sha1"), str) and then["sha1"] != now["sha1"]:
+            what = "start state" if key == "state" else "ROM"
+            changed.append(f"the run's {what} {now['path']} (env_kwargs.{key} in its config.yaml) is not the "
+                           f"one the run started from: its SHA-1 is {now['sha1']}, the run's {then['sha1']} "
+                           f"({path / GAME_FILES} records it; made again at that path since?)")
+    return "; ".join(changed) or None
+
+
+def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True) -> dict[str, Any]:
+    """The run's config.yaml; ``model_flag`` as in ``given_a_file``. ``warn``: say where its ROM or start
+    state is another file than the run started from (``changed_game_files``): evaluate, the export and
+    compare play it all the same; ``--resume`` refuses it instead."""
     file = path / "config.yaml"
     if path.is_file():
         raise RunError(given_a_file(path, model_flag))
@@ -610,6 +649,10 @@ def read_run_config(path: Path, model_flag: str | None = None) -> dict[str, Any]
             raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
+    changed = changed_game_files(path, cfg["env_kwargs"]) if warn else None
+    if changed:
+        print(f"warning: {path}: {changed}: it plays from another start than it was trained from; put the "
+              "run's own back there to play as it was trained", file=sys.stderr)
     return cfg
 
 
@@ -928,7 +971,7 @@ def _pruned_note(run: Path, given: Path) -> str:
 
     held = f"{run} holds {listed([str(f) for _, f in kept])}"
     try:
-        keep = kept_checkpoints(read_run_config(run))
+        keep = kept_checkpoints(read_run_config(run, warn=False))
     except RunError:  # no readable config: the default
         keep = DEFAULTS["keep_checkpoints"]
     # Said deleted only where it can have been: older than those kept, of a run that holds all it keeps (a

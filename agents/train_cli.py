@@ -38,7 +38,9 @@ from agents.preflight import (
     set_options,
 )
 from agents.runs import (
+    GAME_FILES,
     RunError,
+    changed_game_files,
     claim_run,
     missing_folders,
     new_run_dir,
@@ -105,7 +107,12 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
         if args.resume:
             run = Path(args.resume)
             try:
-                cfg = deep_merge(DEFAULTS, read_run_config(run))
+                cfg = deep_merge(DEFAULTS, read_run_config(run, warn=False))
+                changed = changed_game_files(run, cfg["env_kwargs"])
+                if changed:  # trained on from another start than its checkpoints learned
+                    raise RunError(f"{run}: {changed}: put the run's own back there to go on with the run, "
+                                   "or train a new run from this one (train_ppo.py without --resume); to go "
+                                   f"on from this one all the same, delete {run / GAME_FILES}")
                 trained_on = str(cfg["device"])  # before a --device given now
                 lock = claim_run(run)
                 # Before the game is built: a run killed (SIGKILL, a crash) before its first save has none.

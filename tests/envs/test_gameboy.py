@@ -1563,6 +1563,56 @@ def test_a_resume_whose_start_state_was_made_on_another_rom_names_the_run_config
     assert f"not on the run's ROM {TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 " in err and err.count("\n") == 1
 
 
+def test_a_run_whose_start_state_was_made_again_at_its_path_is_refused_on_resume_and_warned_of(
+        tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # config.yaml keeps only the state's path: a state made again there (make_state.py --force) on the same
+    # ROM passed its record's check, and --resume, evaluate, the export and compare went on from it unsaid.
+    import yaml
+
+    import agents.train
+    from agents.config import load_config, resolve
+    from agents.runs import read_run_config, write_run_files
+
+    trained: list[Path] = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: trained.append(run))
+    state, boot = tmp_path / "start.state", tmp_path / "boot.txt"
+    boot.write_text("boot 120\n")
+    make_state(TEST_CARTRIDGE, boot, state)
+    first = hashlib.sha1(state.read_bytes()).hexdigest()
+    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
+    cfg["env_kwargs"].update(rom=str(TEST_CARTRIDGE), state=str(state))
+    old, run = tmp_path / "old", tmp_path / "run"
+    for folder in (old, run):
+        (folder / "checkpoints").mkdir(parents=True)
+        (folder / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    (old / "config.yaml").write_text(yaml.safe_dump(cfg))  # a run from before the record
+    write_run_files(run, cfg, "python train_ppo.py")  # as training writes them when it starts
+    boot.write_text("boot 150\n")
+    make_state(TEST_CARTRIDGE, boot, state, force=True)  # the same ROM: its record's check passes
+    again = hashlib.sha1(state.read_bytes()).hexdigest()
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert not trained
+    assert capsys.readouterr().err == (
+        f"error: --resume {run}: the run's start state {state} (env_kwargs.state in its config.yaml) is not "
+        f"the one the run started from: its SHA-1 is {again}, the run's {first} ({run / 'game_files.json'} "
+        "records it; made again at that path since?): put the run's own back there to go on with the run, or "
+        "train a new run from this one (train_ppo.py without --resume); to go on from this one all the same, "
+        f"delete {run / 'game_files.json'}\n")
+    # evaluate, the export and compare read the run's config.yaml through read_run_config: warned
+    assert read_run_config(run)["env_kwargs"]["state"] == str(state)
+    assert capsys.readouterr().err == (
+        f"warning: {run}: the run's start state {state} (env_kwargs.state in its config.yaml) is not the one "
+        f"the run started from: its SHA-1 is {again}, the run's {first} ({run / 'game_files.json'} records "
+        "it; made again at that path since?): it plays from another start than it was trained from; put the "
+        "run's own back there to play as it was trained\n")
+    # A run from before the record reads and resumes as before
+    assert read_run_config(old)["env_kwargs"]["state"] == str(state)
+    assert scripts.train_ppo.main(["--resume", str(old), "--no-progress"]) == 0
+    assert trained == [old] and "warning" not in capsys.readouterr().err
+    (run / "game_files.json").unlink()  # the way out it names
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [old, run]
+
+
 def test_a_state_replaced_beside_its_old_record_is_refused_naming_the_record_not_the_rom(
         tmp_path: Path) -> None:
     # A state copied by hand over one with a record kept the old record, which then blamed the ROM: the
