@@ -207,6 +207,9 @@ def not_a_rom(data: bytes) -> str | None:
         return f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
     if saved_state(data):  # --rom and --state swapped: "copy your dump again" would not help
         return "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
+    if is_state_record(data):  # start.state.json, where a shell's completion stops: no dump to copy again
+        return ("the ROM record of a start state (the .json the scripts write beside it), not a ROM: give "
+                "the ROM itself")
     return problem
 
 
@@ -279,7 +282,7 @@ def refuse_non_rom(rom: Path, data: bytes, game: str, hashes: str = "") -> None:
     problem = not_a_rom(data)
     if problem:
         # intact: extracting the ROM, or giving it in the state's place, is the fix
-        advice = (f"Where ROMs go: {README}" if packed_in(data) or saved_state(data)
+        advice = (f"Where ROMs go: {README}" if packed_in(data) or saved_state(data) or is_state_record(data)
                   else f"Copy your dump again (a failed copy or download?); where ROMs go: {README}")
         raise RomError(f"{game}: {rom} is not a Game Boy ROM: {problem}.\n{hashes}  {advice}")
 

@@ -2215,6 +2215,23 @@ def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path
     assert not_a_rom(state.read_bytes()[:1] + b"\xff" * 99) == "100 bytes, not a whole number of 16 KiB banks"
 
 
+def test_a_states_rom_record_given_as_the_rom_is_named_as_one_not_as_a_bad_copy(tmp_path: Path) -> None:
+    # --rom start.state.json (where a shell's completion stops) was "178 bytes, not a whole number of 16 KiB
+    # banks ... Copy your dump again", as a state given as --rom was before it was named.
+    boot, state = tmp_path / "boot.txt", tmp_path / "start.state"
+    boot.write_text("boot 120\n")
+    make_state(TEST_CARTRIDGE, boot, state)
+    record = tmp_path / "start.state.json"
+    why = ("the ROM record of a start state (the .json the scripts write beside it), not a ROM: give the ROM "
+           "itself")
+    with pytest.raises(RomError) as err:  # --env pokemon_red
+        check_rom(record)
+    assert f"pokemon_red: {record} is not a Game Boy ROM: {why}." in str(err.value)
+    assert "Copy your dump again" not in str(err.value) and "roms/README.md" in str(err.value)
+    with pytest.raises(RomError, match=re.escape(f"{record} is not a Game Boy ROM: {why}")):
+        GameBoy(num_envs=1, game="depthfirst_test", rom=record)  # --env gameboy
+
+
 def test_a_saved_state_is_told_by_each_of_its_flag_bytes_and_a_file_too_short_for_them_is_none() -> None:
     # The state format first, then the boot ROM flag (1), two bytes not judged, double speed (4), CGB (5),
     # each 0 or 1 in any state this PyBoy saves. A 5-byte file (the format byte first) holds no CGB flag.
