@@ -443,9 +443,15 @@ def rerun_command(script: str, args: Sequence[str] | None = None) -> str:
             path = os.path.join(".", path)
     given = sys.argv[1:] if args is None else args
     command = [sys.executable, *interpreter_options(script), path, *given]
+    return f"cd {shlex.quote(cwd)} && {pythonpath_set()}{shlex.join(command)}"
+
+
+def pythonpath_set() -> str:
+    """``PYTHONPATH=<dirs> `` where this process has one set (non-empty), else nothing: what a command run
+    again (recorded, or printed to continue a run) sets before the interpreter. Relative entries are read
+    from the folder the command is run in, which is this one."""
     found = os.environ.get("PYTHONPATH")
-    env = f"PYTHONPATH={shlex.quote(found)} " if found else ""  # relative entries: the folder cd goes to
-    return f"cd {shlex.quote(cwd)} && {env}{shlex.join(command)}"
+    return f"PYTHONPATH={shlex.quote(found)} " if found else ""
 
 
 def interpreter_options(script: str) -> list[str]:

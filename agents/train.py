@@ -32,7 +32,7 @@ from agents.callbacks import (
     quiet_event_writer_threads,
     tensorboard_writers,
 )
-from agents.cli import interpreter_options
+from agents.cli import interpreter_options, pythonpath_set
 from agents.config import DEFAULTS
 from agents.evaluation import eval_kwargs
 from agents.interrupts import (
@@ -354,11 +354,13 @@ def resume_command(run: Path) -> str:
     """The command that continues ``run``, runnable as printed (quoted, from the folder it was started in),
     with the interpreter named as it was typed, and its options: a bare ``python`` was none on Debian and
     Ubuntu, which have only ``python3``, and another one, without the packages, where a venv's was run by its
-    path."""
+    path; and its PYTHONPATH, as command.txt records it: a game found in a folder on it was unknown to the
+    command run from a new shell."""
     script = sys.argv[0] if sys.argv and sys.argv[0].endswith("train_ppo.py") else "scripts/train_ppo.py"
     typed = sys.orig_argv[0] if sys.orig_argv else ""
     # A run named with a leading minus (--run-dir=-x) reads as a flag after --resume: ./-x does not.
-    return shlex.join([typed or "python", *interpreter_options(script), script, "--resume", not_a_flag(run)])
+    command = [typed or "python", *interpreter_options(script), script, "--resume", not_a_flag(run)]
+    return pythonpath_set() + shlex.join(command)
 
 
 def _unusable_archive(e: ArchiveError) -> str:

@@ -126,12 +126,13 @@ def path_method_fails(monkeypatch: pytest.MonkeyPatch, method: str, which: Calla
     monkeypatch.setattr(Path, method, failing)
 
 
-#: The interpreter a printed ``--resume`` names: this process's, as it was typed (``train.resume_command``).
-PYTHON = shlex.quote(sys.orig_argv[0])
-
 #: What a recorded command (``cli.rerun_command``) sets before the interpreter: the PYTHONPATH these tests
 #: run with, if any (a clone's checkout tested in place of an installed one).
 RECORDED_ENV = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else ""
+
+#: The interpreter a printed ``--resume`` names: this process's, as it was typed, after the PYTHONPATH set
+#: (``train.resume_command``).
+PYTHON = RECORDED_ENV + shlex.quote(sys.orig_argv[0])
 
 # A training budget that exercises every part of the pipeline in seconds.
 TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_steps=32",

@@ -5198,6 +5198,7 @@ def test_a_checkpoint_loads_on_a_cpu_named_with_an_index(tmp_path):
 def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, typed, expected):
     from agents.train import resume_command
 
+    monkeypatch.delenv("PYTHONPATH", raising=False)  # none set: none named (see the test below)
     monkeypatch.setattr(sys, "orig_argv", [typed, "scripts/train_ppo.py", "--env", "snake"])
     monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--env", "snake"])
     expected_command = f"{expected} scripts/train_ppo.py --resume 'runs/snake/a b'"
@@ -5209,12 +5210,27 @@ def test_the_resume_hint_names_the_interpreter_as_it_was_typed(monkeypatch, type
     assert resume_command(Path("runs/snake/a b")) == expected_command
 
 
+def test_the_resume_hint_names_the_pythonpath_the_run_trained_with(monkeypatch, tmp_path):
+    # command.txt records PYTHONPATH, but the Ctrl-C's "continue with:" line did not: a game found in a
+    # folder on it (README "Adding your own game") was unknown to that line run from a new shell.
+    from agents.train import resume_command
+
+    monkeypatch.setattr(sys, "orig_argv", ["python3", "scripts/train_ppo.py", "--env", "snake"])
+    monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--env", "snake"])
+    monkeypatch.setenv("PYTHONPATH", "my games:/opt/lib")
+    assert resume_command(Path("runs/x")) == (
+        "PYTHONPATH='my games:/opt/lib' python3 scripts/train_ppo.py --resume runs/x")
+    monkeypatch.setenv("PYTHONPATH", "")  # set empty: as unset (rerun_command's rule)
+    assert resume_command(Path("runs/x")) == "python3 scripts/train_ppo.py --resume runs/x"
+
+
 def test_the_resume_hint_of_a_run_named_with_a_leading_minus_runs(monkeypatch, scripts, capsys):
     # `--run-dir=-x` printed "continue with: ... --resume -x", which argparse reads as two flags.
     from agents.train import resume_command
 
     monkeypatch.setattr(sys, "orig_argv", ["python", "scripts/train_ppo.py", "--run-dir=-x"])
     monkeypatch.setattr(sys, "argv", ["scripts/train_ppo.py", "--run-dir=-x"])
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     command = resume_command(Path("-x"))
     assert command == "python scripts/train_ppo.py --resume ./-x"
     assert scripts.train_ppo.main(shlex.split(command)[2:]) == 2  # parsed: the run itself is then looked for
