@@ -100,6 +100,9 @@ class _ScriptParser(argparse.ArgumentParser):
             keys = "--api-key-env" in self._option_string_actions and any(
                 w.startswith("-") and _key_like(w.partition("=")[0]) for w in extras)
             note = f"; {API_KEY_REFUSAL}" if keys else ""
+            # Reused from a script with a bar (train_ppo, evaluate, ...): not a misspelling, nothing to hide.
+            if "--no-progress" in extras:
+                note += "; this script shows no progress bar: drop --no-progress"
             self.error(f"unrecognized arguments: {' '.join(_hide_keys(extras))}{note}")
         return parsed
 
