@@ -66,6 +66,12 @@ def script_parser(doc: str | None) -> argparse.ArgumentParser:
 _MINUS_NUMBER = re.compile(r"-([\d.]|(inf|infinity|nan)($|,))", re.IGNORECASE)
 
 
+# One flag, two spellings across the scripts (train_ppo's --force and --num-workers, export_trajectories' and
+# compare's --overwrite, export's and benchmark's --workers): a refusal of one names the script's own.
+OTHER_SPELLINGS = {"--force": "--overwrite", "--overwrite": "--force",
+                   "--workers": "--num-workers", "--num-workers": "--workers"}
+
+
 class _ScriptParser(argparse.ArgumentParser):
     """Reads ``FLAG -VALUE`` as ``FLAG=-VALUE`` for every flag taking one value and a minus-led number:
     argparse takes only plain negative numbers (``-5``) for values, and read ``--episodes -1e3`` or
@@ -103,6 +109,10 @@ class _ScriptParser(argparse.ArgumentParser):
             # Reused from a script with a bar (train_ppo, evaluate, ...): not a misspelling, nothing to hide.
             if "--no-progress" in extras:
                 note += "; this script shows no progress bar: drop --no-progress"
+            for word in extras:  # another script's spelling of a flag this one has under its own name
+                own = OTHER_SPELLINGS.get(word.partition("=")[0])
+                if own in self._option_string_actions:
+                    note += f"; this script's flag for that is {own}"
             self.error(f"unrecognized arguments: {' '.join(_hide_keys(extras))}{note}")
         return parsed
 

@@ -568,3 +568,21 @@ def test_no_progress_where_a_script_shows_no_bar_is_refused_saying_so(script, ar
     err = capsys.readouterr().err
     assert "unrecognized arguments: --no-progress; this script shows no progress bar: drop --no-progress" \
         in err
+
+
+@pytest.mark.parametrize("script, argv, given, own", [
+    ("export_trajectories", ["run", "--out", "out"], "--force", "--overwrite"),
+    ("compare", ["--env", "snake"], "--force", "--overwrite"),
+    ("plot_curve", ["run", "--out", "x.png"], "--overwrite", "--force"),
+    ("score_predictions", ["split.jsonl", "predictions.jsonl"], "--overwrite", "--force"),
+    ("train_ppo", ["--env", "snake"], "--workers=2", "--num-workers"),
+    ("export_trajectories", ["run", "--out", "out"], "--num-workers", "--workers"),
+])
+def test_another_scripts_spelling_of_a_flag_is_refused_naming_this_scripts(script, argv, given, own, scripts,
+                                                                           capsys):
+    # train_ppo says --force and --num-workers, export_trajectories --overwrite and --workers: reused across
+    # scripts, one was only "unrecognized arguments", leaving the user to find this script's name for it.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main([*argv, given])
+    assert exc.value.code == 2
+    assert f"unrecognized arguments: {given}; this script's flag for that is {own}" in capsys.readouterr().err
