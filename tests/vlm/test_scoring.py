@@ -937,6 +937,19 @@ def test_a_group_s_figures_are_over_the_records_they_apply_to():
                               "move_accuracy": 0.5}
 
 
+def test_a_group_s_format_is_over_the_replies_whose_format_applies():
+    # Format and accuracy each average over the records they apply to (format_n, accuracy_n), not over
+    # every record: a mutant dividing the format by n passed, as no test mixed applicable and not.
+    cell = Cell()
+    for result in ({"answered": True, "accuracy": 1.0, "format": 1.0, "move": None},
+                   {"answered": True, "accuracy": 0.0, "format": 0.0, "move": None},
+                   {"answered": True, "accuracy": None, "format": None, "move": 1.0}):
+        cell.add(result)
+    figures = cell.as_dict()
+    assert figures["format"] == pytest.approx(1 / 2) and figures["accuracy"] == pytest.approx(1 / 2)
+    assert figures["format_errors"] == 1 and figures["n"] == 3
+
+
 def test_a_full_disk_writing_out_is_one_clear_error(predictions, dataset, scripts, capsys, monkeypatch,
                                                     tmp_path):
     import errno
