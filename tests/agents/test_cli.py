@@ -394,3 +394,29 @@ def test_writelines_through_the_stdout_wrapper_writes_every_line():
     stream = io.StringIO()
     _RefusalsReported(stream).writelines(iter(["done: ", "model.zip\n", "next\n"]))
     assert stream.getvalue() == "done: model.zip\nnext\n"
+
+
+def test_only_the_values_of_key_like_flags_are_hidden_among_unrecognized_arguments(capsys):
+    from agents.cli import script_parser
+
+    # Hand mutants of _key_like and _hide_keys passed every test: a name read in one case only, without
+    # _ for - or without "token"/"secret" showed a key ("--API_TOKEN sk-..."); any short prefix of api-key
+    # (--ap), any unknown flag's value, the word after a value, a flag after a bare key-like flag or the word
+    # after --api-key=... put as "...": what was typed could not be read back.
+    words = ["--api-key", "sk-A", "stray", "--api-key=sk-B", "loose", "--api-token", "--verbose-x",
+             "--foo", "bar", "secret", "word", "--ap", "5", "--API_TOKEN", "sk-C", "--My-Secret=sk-D",
+             "--Api_Ke", "sk-E"]
+    with pytest.raises(SystemExit) as exit_:
+        script_parser(None).parse_args(words)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.endswith("error: unrecognized arguments: --api-key ... stray --api-key=... loose "
+                        "--api-token --verbose-x --foo bar secret word --ap 5 --API_TOKEN ... "
+                        "--My-Secret=... --Api_Ke ...\n")
+    assert "sk-" not in err
+    # A stray word that merely holds "key" is no flag: a parser with --api-key-env adds no note on keys to it.
+    parser = script_parser(None)
+    parser.add_argument("--api-key-env")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["monkey"])
+    assert capsys.readouterr().err.endswith("error: unrecognized arguments: monkey\n")
