@@ -689,6 +689,28 @@ def test_a_presets_batch_size_fits_fewer_boards(env, scripts, tmp_path, monkeypa
     assert not (tmp_path / "no").exists()
 
 
+def test_a_presets_batch_size_names_what_made_the_rollout_smaller(scripts, tmp_path, monkeypatch, capsys):
+    # Hand mutants of fit_preset_batch passed every test: its note named --num-envs alone where ppo.n_steps
+    # shrank the rollout too, or nothing ("follows the new , 2,048 -> 128") for a --config file's num_envs;
+    # and a batch size set to the rollout's eighth in place of auto's (at least 2) refused a rollout of 8.
+    import agents.train
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    (tmp_path / "mine.yaml").write_text("num_envs: 8\n")
+    argv = ["--env", "sokoban", "--device", "cpu", "--policy", "tiny", "--no-progress"]
+    for i, (given, batch, by, fits) in enumerate((
+            (["--num-envs", "1", "--set", "ppo.n_steps=8"], 2, "--num-envs and ppo.n_steps", "8 × 1 = 8"),
+            (["--config", str(tmp_path / "mine.yaml")], 128, f"num_envs of --config {tmp_path / 'mine.yaml'}",
+             "128 × 8 = 1,024"))):
+        assert scripts.train_ppo.main([*argv, *given, "--run-dir", str(tmp_path / f"run{i}")]) == 0
+        assert seen[-1]["ppo"]["batch_size"] == batch
+        notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+        assert notes == [f"note: ppo.batch_size follows the new {by}, 2,048 -> {batch:,} (the automatic "
+                         "value, each rollout in 8 minibatches; 2,048 exceeds ppo.n_steps × --num-envs, "
+                         f"{fits})"]
+
+
 def test_a_batch_size_a_config_files_boards_chose_follows_new_boards(scripts, tmp_path, monkeypatch, capsys):
     # A 16-board run's config.yaml given as --config with --num-envs 64 kept its ppo.batch_size 256, auto's
     # for 16 boards: 32 minibatches an epoch, not auto's 8 (1,024). As for intervals and a new total, a
