@@ -241,7 +241,7 @@ def refuse_fixed_options(env: str, env_kwargs: dict, assignments: list[str]) -> 
         "swarm": (bool(given.get("swarm")), "evaluation starts every episode from the start state"),
         "swarm_prob": (default_prob is not None and given.get("swarm_prob", default_prob) != default_prob,
                        "it weighs swarm restarts, which evaluation never plays"),
-        "archive_dir": ("archive_dir" in given, "evaluation archives no state"),
+        "archive_dir": (given.get("archive_dir") is not None, "evaluation archives no state"),  # null: none
     }
     typed = set_options(assignments)
     raw = {parts[1]: value.strip() for parts, value in map(set_item, assignments)  # the later of two wins

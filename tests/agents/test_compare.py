@@ -3176,3 +3176,6 @@ def test_an_option_at_what_evaluation_plays_is_not_refused():
         typed = re.escape(f"--set env_kwargs.{key}={raw.strip()}:")
         with pytest.raises(ValueError, match=rf"^{typed} .*, so the value is never used"):
             refuse_fixed_options(env, given, [f"env_kwargs.{key}=0", f"env_kwargs.{key}={raw}"])
+    # archive_dir=null is no archive, as evaluation plays (it drops archive_dir): it was refused, "so the
+    # value is never used; drop it", where swarm=false was taken.
+    refuse_fixed_options("pokemon_red", {"archive_dir": None}, ["env_kwargs.archive_dir=null"])
