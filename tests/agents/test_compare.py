@@ -3179,3 +3179,8 @@ def test_an_option_at_what_evaluation_plays_is_not_refused():
     # archive_dir=null is no archive, as evaluation plays (it drops archive_dir): it was refused, "so the
     # value is never used; drop it", where swarm=false was taken.
     refuse_fixed_options("pokemon_red", {"archive_dir": None}, ["env_kwargs.archive_dir=null"])
+    # Hand mutants passed every test: swarm_prob's default as YAML leaves it (--set ...=5e-1, text)
+    # refused, and a swarm_prob below the default taken (only one above was tested).
+    refuse_fixed_options("pokemon_red", {"swarm_prob": "5e-1"}, ["env_kwargs.swarm_prob=5e-1"])
+    with pytest.raises(ValueError, match=r"^--set env_kwargs\.swarm_prob=1e-1: it weighs swarm restarts"):
+        refuse_fixed_options("pokemon_red", {"swarm_prob": "1e-1"}, ["env_kwargs.swarm_prob=1e-1"])

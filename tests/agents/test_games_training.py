@@ -674,3 +674,8 @@ def test_a_rom_error_names_the_flag_beside_a_path_holding_two_dashes():
             (spaced, f"{spaced} {unknown}", f"{spaced} {unknown}")):
         error = RomError(f"{first}\n  Copy it again")
         assert str(rom_flag_named(error, "--rom", rom)) == f"{named}\n  Copy it again"
+    # PyBoy missing (a RomError too): no ROM fixes that, so no flag is named (a hand mutant naming it lived).
+    from envs.gameboy.core import PyBoyMissingError
+
+    missing = PyBoyMissingError("pokemon_red needs PyBoy: pip install -e '.[gameboy]'")
+    assert rom_flag_named(missing, "--rom", None) is missing
