@@ -184,6 +184,19 @@ def test_an_output_folder_too_long_with_the_temp_folder_beside_it_is_refused(tmp
     assert fits.is_dir()
 
 
+def test_a_name_is_measured_in_bytes_on_the_file_system_of_the_folders_it_would_be_made_in(tmp_path):
+    # Hand mutants of check_name_fits lived: a name counted in characters (é is two bytes in UTF-8), a
+    # missing folder's file system not looked for above it (no limit: the name passed), and "the temporary
+    # name written beside it 0 more" where nothing is written beside it (compare's --out).
+    limit = os.pathconf(tmp_path, "PC_NAME_MAX")
+    name = "é" * (limit // 2 + 1)  # fewer characters than the limit, more bytes
+    size = len(name.encode())
+    with pytest.raises(ValueError, match=rf"^--out .*: the name is too long \({size} bytes; the file system "
+                                         rf"takes {limit} at most\); give a name of at most {limit} bytes$"):
+        runs.check_output_folder(tmp_path / "new" / "deeper" / name, "--out", beside=False)
+    assert not (tmp_path / "new").exists()
+
+
 def test_a_folder_of_runs_names_its_newest_run(tmp_path):
     # `evaluate.py runs/snake` (or `--resume runs`) was refused as "not a depthfirst run folder", leaving
     # the user to look inside: the refusal names the run to give, the one trained into last.
@@ -1751,3 +1764,23 @@ def test_a_run_a_killed_force_left_aside_is_named_where_no_run_folder_was_made_s
     out = capsys.readouterr().out
     assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                           f"{path} and did not delete"), out
+
+
+def test_make_again_says_no_where_the_folder_cannot_be_made_and_takes_a_relative_path(tmp_path, monkeypatch):
+    # Hand mutants lived: a mkdir that failed (a full disk) said made again, so compare took the missing
+    # folder for its own in place of saying it was moved; folder_chain of a relative path was as long as its
+    # words (make_again's strict zip then a ValueError).
+    monkeypatch.chdir(tmp_path)
+    out = Path("base") / "out"
+    out.mkdir(parents=True)
+    chain = runs.folder_chain(out)
+    assert chain == runs.folder_chain(tmp_path / out)
+    out.rmdir()
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    with monkeypatch.context() as m:
+        m.setattr(Path, "mkdir", full)
+        assert not runs.make_again(out, chain)
+    assert runs.make_again(out, chain) and out.is_dir()
