@@ -568,6 +568,31 @@ def test_a_killed_merges_hidden_folder_is_removed_by_the_next(snakes, tmp_path, 
     assert not list(tmp_path.glob(".mixed*"))
 
 
+def test_the_hidden_folders_of_an_export_and_of_a_running_merge_beside_out_are_left_alone(snakes, tmp_path,
+                                                                                          capsys):
+    """Hand mutants lived: the merge's hidden folder named without its pid (agents.runs.folder_temp_name)
+    was an export's .<out>.partial, which the merge then failed to make and removed, the export's work
+    gone; and a hidden folder of a merge whose process runs removed as a killed one's."""
+    from vlm.trajectories import OWNER
+
+    export = tmp_path / ".mixed.partial"  # an export into --out under way
+    (export / "images").mkdir(parents=True)
+    (export / OWNER).write_text("")
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        live = tmp_path / f".mixed.{running.pid}.partial"  # another merge into --out, still at work
+        (live / "images").mkdir(parents=True)
+        (tmp_path / ".mixed.old.partial").mkdir()  # the user's, named with no pid (was a ValueError)
+        assert merge([str(snakes["a"]), str(snakes["b"]), "--out", str(tmp_path / "mixed")], capsys)[0] == 0
+    finally:
+        running.kill()
+        running.wait()
+    assert (tmp_path / "mixed" / "train.jsonl").is_file()
+    assert sorted(p.name for p in tmp_path.glob(".mixed*")) == sorted([export.name, live.name,
+                                                                        ".mixed.old.partial"])
+    assert (export / OWNER).is_file() and (live / "images").is_dir()
+
+
 def test_the_command_refuses_in_one_line_with_status_2(tmp_path):
     """As a user runs it: one error line, no traceback (a misspelled export was a FileNotFoundError)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
@@ -648,6 +673,26 @@ def test_a_rename_into_place_that_fails_is_one_line(snakes, tmp_path, capsys, mo
     assert err == f"error: --out {out}: the merged folder could not be moved into place (Device or " \
                   "resource busy): nothing written\n"
     assert not list(tmp_path.iterdir())
+
+
+def test_an_out_filled_between_its_mkdir_and_the_rename_is_left_alone(snakes, tmp_path, capsys, monkeypatch):
+    """The rename onto the merge's own empty --out fails with ENOTEMPTY where another put a file in it
+    meanwhile: said as an --out that appeared (a hand mutant said the folder could not be moved into place),
+    their file kept."""
+    from vlm import merge as m
+
+    rename = os.rename
+
+    def filled_first(src: object, dst: object) -> None:
+        (Path(dst) / "theirs.txt").write_text("kept")
+        rename(src, dst)
+    monkeypatch.setattr(m.os, "rename", filled_first)
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(snakes["a"]), str(snakes["b"]), "--out", str(out)], capsys)
+    assert (code, printed) == (2, "")
+    assert err == f"error: --out {out} appeared while the exports were put together: nothing written, " \
+                  f"{out} left as it is\n"
+    assert [p.name for p in out.iterdir()] == ["theirs.txt"] and not list(tmp_path.glob(".mixed*"))
 
 
 def test_exports_whose_records_have_other_fields_are_refused_before_writing(tmp_path, capsys):
