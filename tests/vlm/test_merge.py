@@ -425,6 +425,11 @@ def test_an_export_still_being_written_is_refused(snakes, tmp_path, capsys):
     message = f"{partial} is an export still being written (or the work of a stopped one): give the folder " \
               "its --out names, once it is done"
     refused([str(snakes["a"]), str(partial)], capsys, re.escape(message) + "$", tmp_path / "mixed")
+    # Given through a link (a hand mutant reading the name as given merged it): the folder it names is judged
+    link = tmp_path / "b-link"
+    link.symlink_to(partial.name)
+    message = message.replace(str(partial), str(link), 1)
+    refused([str(snakes["a"]), str(link)], capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
 def test_an_out_inside_an_export_is_refused(snakes, capsys):
