@@ -20,7 +20,8 @@
 - ``coordinate``  ``value`` [x, y]: exactly two integers, e.g. "(3, 4)", or that pair restated.
 - ``word``        ``choices``, ``accepted``: exactly one distinct word of ``choices``, and it is accepted
                   (moves such as UP or X+, yes/no with their spoken forms such as "Nope", Pokémon's
-                  buttons; "X-axis" names no turn X-). Case does not matter; a one-letter choice that is
+                  buttons; "X-axis" names no turn X-). Case does not matter, nor emphasis around a word
+                  ("__UP__" as "**UP**"; "UP_LEFT" is one word, no move); a one-letter choice that is
                   also a word (button a) counts only where it stands as an answer ("Press A", "press a to
                   talk", "(a)"), not as the article in "Walk up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
@@ -135,9 +136,12 @@ _NO_ADJECTIVE_NOT = frozenset(_AFTER_NO) | {"more", "fewer", "less", "other"}
 _NO_COUNT_NOUNS = frozenset({"ideas", "clues", "answers", "guesses", "thoughts", "comments", "thanks",
                              "hints", "details", "means", "words", "opinions", "worries", "images",
                              "pictures", "screenshots", "photos"})
-_WORDS = re.compile(r"[a-z0-9_]+")
-# A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" the axis (no turn).
-_SIGNED_WORDS = re.compile(r"[a-z0-9_]+(?:[+\-](?![a-z0-9_]))?")
+# A word's underscores join letters ("UP_LEFT", "snake_body" are one word, no move); around it they are
+# emphasis, as asterisks are: "__UP__" is UP.
+_WORD = r"[a-z0-9]+(?:_+[a-z0-9]+)*"
+_WORDS = re.compile(_WORD)
+# A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" and "x-_axis" the axis (no turn).
+_SIGNED_WORDS = re.compile(_WORD + r"(?:[+\-](?!_*[a-z0-9]))?")
 _LETTER = re.compile(r"\b[A-Z]\b")
 # An axis with a sign after it, as the prompts name turns, or before it, as they name axes: "Z-", "x +", "-z",
 # "+Y"; not "Z-axis", "Z-90", "x-z", "270-Z".

@@ -2189,8 +2189,10 @@ def test_a_verdict_in_underscore_emphasis_takes_the_answer_back() -> None:
 
 def test_underscore_emphasis_around_no_verdict_keeps_the_answer() -> None:
     """Underscores around a word that says the answer is right, a verdict that goes on into another noun or
-    a question, or a denied one keep the answer, as the same in asterisks do."""
-    for reply in ("UP is __right__", "UP is __safe__", "UP - __bad__ moves hit walls",
+    a question, or a denied one keep the answer, as the same in asterisks do ("right" with moves that have
+    no RIGHT: in WORD's it names the move RIGHT, as "UP is **right**" does)."""
+    assert verify(wrap("UP is __right__"), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0
+    for reply in ("UP is __safe__", "UP - __bad__ moves hit walls",
                   "UP - __risky?__ No, the tail moves", "UP is not __wrong__", "UP is __wrongly__ drawn",
                   "UP is __not__ wrong"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
@@ -2284,3 +2286,31 @@ def test_good_or_worst_elsewhere_keeps_the_answer() -> None:
     for reply in ("UP is good", "UP is not only good but safe", "UP: worst case, the tail moves away",
                   "UP is not the worst move", "UP is good, not the worst", "UP: not good for the wall"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_underscore_emphasis_around_the_answer_reads_as_the_answer() -> None:
+    """"__UP__" and "Go __UP__" scored 0 where UP is the answer (lost credit) while "**UP**" scores 1: the
+    word reader took "_" for a letter, so "__up__" was a word of its own. Underscores around a word are
+    emphasis now, as asterisks are, for moves, turns, number words, axes and yes/no."""
+    yes_no = {"rule": "word", "choices": ["yes", "no"], "accepted": ["yes"]}
+    for reply, spec in (("__UP__", WORD), ("Go __UP__", WORD), ("_UP_", WORD), ("I move __UP__.", WORD),
+                        ("__X-__", TURN), ("Turn _X-_ now", TURN), ("__five__", INTEGER),
+                        ("__five__ boxes", INTEGER), ("270 about __Z__", ANGLE_FREE), ("__yes__", yes_no)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    rewards = load_rewards()
+    assert rewards.compute_score(wrap("Go __UP__"), ground_truth_json(record(WORD)))["accuracy"] == 1.0
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("__UP__", "__DOWN__"), one_fatal)["accuracy"] == 1.0
+    assert parse_move(wrap("Go __LEFT__"), record(WORD)) == "LEFT"
+
+
+def test_an_underscore_inside_a_name_keeps_it_one_word() -> None:
+    """An underscore between letters joins a name ("UP_LEFT", "snake_body", "__init__"): no move is read in
+    it, and a reply that names the answer beside such a name keeps it."""
+    for reply in ("UP_LEFT", "__UP_LEFT__", "go_up"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 0.0, reply
+    for reply in ("UP: snake_body is clear", "UP_LEFT is blocked, so UP", "UP because __init__ says so",
+                  "UP, since `snake_body` is far", "X_- is no turn: X-"):
+        spec = TURN if "X-" in reply else WORD
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
+    assert verify(wrap("X-_axis"), record(TURN))["accuracy"] == 0.0
