@@ -2314,3 +2314,22 @@ def test_an_underscore_inside_a_name_keeps_it_one_word() -> None:
         spec = TURN if "X-" in reply else WORD
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
     assert verify(wrap("X-_axis"), record(TURN))["accuracy"] == 0.0
+
+
+def test_blocked_is_a_verdict_on_the_move() -> None:
+    """"UP is blocked" scored 1 where UP is the answer (false credit): "blocked" was no verdict, where "UP
+    is not blocked" is documented as keeping UP. It is one on the move now, which names the move in a Snake
+    worst answer."""
+    for reply in ("UP is blocked", "UP, which is blocked", "UP - blocked", "UP (blocked)",
+                  "UP is **blocked**", "UP was blocked", "UP is blocked because of the wall",
+                  "UP is a blocked direction"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN is blocked"), one_fatal)["accuracy"] == 1.0
+
+
+def test_not_blocked_or_blocked_elsewhere_keeps_the_answer() -> None:
+    """"blocked" denied, said of another word, or going on into a noun keeps the answer."""
+    for reply in ("UP is not blocked", "UP isn't blocked", "UP is unblocked", "UP, which is not blocked",
+                  "UP: blocked cells are far", "UP: wrongly drawn as blocked", "DOWN is blocked, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
