@@ -2333,3 +2333,25 @@ def test_not_blocked_or_blocked_elsewhere_keeps_the_answer() -> None:
     for reply in ("UP is not blocked", "UP isn't blocked", "UP is unblocked", "UP, which is not blocked",
                   "UP: blocked cells are far", "UP: wrongly drawn as blocked", "DOWN is blocked, so UP"):
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
+def test_no_good_is_a_verdict_on_the_move() -> None:
+    """"UP is no good" scored 1 where UP is the answer (false credit): "no good" was no verdict. Where it
+    ends its clause, goes on with because, since or as, or comes before a move noun it is one on the move
+    now, which names the move in a Snake worst answer; before answer/option it is one on the answer."""
+    for reply, spec in (("UP is no good", WORD), ("UP is no good.", WORD), ("UP, which is no good", WORD),
+                        ("UP - no good", WORD), ("UP is **no good**", WORD), ("UP is no good move", WORD),
+                        ("UP is no good because of the wall", WORD), ("UP is no good, it dies", WORD),
+                        ("B is no good option", CHOICE), ("5 is no good answer", INTEGER)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is no good", "DOWN is no good move"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+    assert verify(snake_reply("UP", "DOWN is no good answer"), one_fatal)["accuracy"] == 0.0
+
+
+def test_no_good_going_on_into_another_word_keeps_the_answer() -> None:
+    """"no good" before a word that is no move noun, asked, or after "not", keeps the answer."""
+    for reply in ("UP is no good reason to stop, so it goes", "UP: no good way around it but it is safe",
+                  "UP is no good? No, it is safe", "UP is not no good", "UP, no good alternatives remain"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
