@@ -2355,3 +2355,22 @@ def test_no_good_going_on_into_another_word_keeps_the_answer() -> None:
     for reply in ("UP is no good reason to stop, so it goes", "UP: no good way around it but it is safe",
                   "UP is no good? No, it is safe", "UP is not no good", "UP, no good alternatives remain"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_no_before_a_pronoun_a_verdict_is_said_of_is_the_answer_no() -> None:
+    """"No it would crash", "No it is dangerous" scored 0 where no is the answer (lost credit): the verdict
+    took back the word before it, the pronoun, and "no" before "would" then read as the determiner ("no
+    idea"). A pronoun is never an answer, so a verdict said of it takes nothing back."""
+    alive = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]})
+    for reply in ("No it would crash", "No it will die", "No it would hit the wall", "No it is dangerous",
+                  "No it is not safe", "No that would kill it", "No this would kill the snake",
+                  "No it would be a mistake", "no they would crash"):
+        assert verify(wrap(reply), alive)["accuracy"] == 1.0, reply
+
+
+def test_a_verdict_after_a_pronoun_still_takes_back_an_answer_word() -> None:
+    """The answer's word before a verdict is taken back still, and option I is a letter, no pronoun."""
+    for reply, spec in (("UP is dangerous", WORD), ("UP would crash", WORD), ("UP, which is wrong", WORD),
+                        ("UP - that would kill it", WORD), ("I is wrong", NINE_I),
+                        ("Option I is wrong", NINE_I)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
