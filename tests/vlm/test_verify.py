@@ -2374,3 +2374,24 @@ def test_a_verdict_after_a_pronoun_still_takes_back_an_answer_word() -> None:
                         ("UP - that would kill it", WORD), ("I is wrong", NINE_I),
                         ("Option I is wrong", NINE_I)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
+
+
+def test_a_fatal_verb_in_the_present_takes_the_answer_back() -> None:
+    """"UP kills the snake" scored 1 where UP is the answer (false credit): a fatal verb was read only after
+    would or will. Its present tense right after the word (or which/that/this after it) is a verdict on the
+    move now, with the same closed list of verbs and objects; it names the move in a Snake worst answer."""
+    for reply in ("UP kills the snake", "UP crashes", "UP dies", "UP collides with the body",
+                  "UP hits the wall", "UP hits its own tail", "UP **kills** the snake", "UP, which kills it",
+                  "UP - that crashes into the wall", "UP (this hits itself)"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN kills the snake", "DOWN hits the wall", "DOWN, which crashes"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_fatal_verb_in_the_present_of_another_or_denied_keeps_the_answer() -> None:
+    """A present fatal verb denied, of another snake or thing, or said of another word keeps the answer."""
+    for reply in ("UP kills the other snake", "UP kills the enemy snake", "UP hits the apple",
+                  "UP never crashes", "UP doesn't kill the snake", "UP crashesh", "UP: the other snake dies",
+                  "DOWN kills the snake, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
