@@ -35,49 +35,49 @@
 - ``exact``       ``answer``: the normalised answer text equals it (fallback for foreign ground truths);
                   a blank one is matched by no reply, an empty one included.
 
-A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...) takes back what follows it
-up to the next punctuation mark, dash (" - ", "--", "—"), line end, "is" or conjunction "but", "so", "and"
-(``_NEGATION``): a reply is credited only where its answer stays the same without that ("Not RIGHT", "B, not
-C" are none; "No, it is not alive" is no, "I cannot see a wall so UP" is UP). A verdict on the answer takes
-back the word before it, and a number just before that word, or before it and one word more, with it ("5
-apples", "3 red cubes", "None yet"), never a pronoun, which is no answer ("No it would crash" is no). The
-verdicts are closed word lists; a noun after one says whether it is on the answer (answer, option) or on the
-move (move, idea, choice, direction). On the answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't,
-would not be) with correct, right, true or valid, a good, valid or correct answer/option (with a or no
-article), or the/my (correct, right, final) answer/option; "is" (was, would be) with wrong, incorrect, false
-or invalid, or a bad, wrong, incorrect or invalid answer/option (with a, the or no article), or no good
-answer/option ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
-a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct",
-"DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that says
-it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
-moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous,
-illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, no good (ending its clause), a mistake or
-an error, or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky,
-suicidal, terrible, losing, impossible, poor, worst or blocked move/idea/choice/direction (with a, the or no
-article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe, good,
-legal, allowed or possible ("UP is not good"), or a good, safe, valid, legal, right, correct, true, allowed or
-possible move/idea/choice/direction ("not a valid move", "not the right direction"); would or will ('d, 'll
-after which, that or this) with a fatal verb, crash, die or collide, kill with the (our, my, your) snake,
-itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or the same verb in the
-present right after the word or which, that or this (crashes, dies, collides, kills, hits): "Moving UP would
-be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP
-is no good", "UP is not allowed", "UP would kill the snake", "UP will crash into the wall", "UP kills the
-snake" are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is
-dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not
-wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is no verdict
-("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the snake" are
-UP). Either verdict said of which, that or this right after the word or bracketed pair, past a punctuation
-mark, dash or opening bracket, or of "which" right after the word, takes it back too ("UP, which is wrong",
-"UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a
-mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so
-does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its clause or
-goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP:
-wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
-Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, around it or any of its
-words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe",
-"UP - **dangerous** move" are none; "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP).
-Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
-no.
+A negation (not, n't or "nt" as in "dont", never, except, avoid, instead of, ...; in emphasis too, "__Not__
+UP", not inside a name, "is_not_blocked") takes back what follows it up to the next punctuation mark, dash
+(" - ", "--", "—"), line end, "is" or conjunction "but", "so", "and" (``_NEGATION``): a reply is credited only
+where its answer stays the same without that ("Not RIGHT", "B, not C" are none; "No, it is not alive" is no,
+"I cannot see a wall so UP" is UP). A verdict on the answer takes back the word before it, and a number just
+before that word, or before it and one word more, with it ("5 apples", "3 red cubes", "None yet"), never a
+pronoun, which is no answer ("No it would crash" is no). The verdicts are closed word lists; a noun after one
+says whether it is on the answer (answer, option) or on the move (move, idea, choice, direction). On the
+answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would not be) with correct, right, true or
+valid, a good, valid or correct answer/option (with a or no article), or the/my (correct, right, final)
+answer/option; "is" (was, would be) with wrong, incorrect, false or invalid, or a bad, wrong, incorrect or
+invalid answer/option (with a, the or no article), or no good answer/option ("Option B is not correct", "B is
+wrong", "B is an incorrect answer" are none), in every answer, a Snake worst answer too ("DOWN is wrong",
+"DOWN is wrong because it hits the wall", "DOWN is not correct", "DOWN is bad answer" name no move there, so
+score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is wrong, LEFT",
+would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict on the move
+(``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal, terrible,
+impossible, poor, blocked, no good (ending its clause), a mistake or an error, or a bad, wrong, incorrect,
+false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky, suicidal, terrible, losing, impossible,
+poor, worst or blocked move/idea/choice/direction (with a, the or no article: "the wrong direction", "an
+invalid move", "wrong move", "the worst move"); "is not" with safe, good, legal, allowed or possible ("UP is
+not good"), or a good, safe, valid, legal, right, correct, true, allowed or possible
+move/idea/choice/direction ("not a valid move", "not the right direction"); would or will ('d, 'll after
+which, that or this) with a fatal verb, crash, die or collide, kill with the (our, my, your) snake, itself,
+us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or the same verb in the present
+right after the word or which, that or this (crashes, dies, collides, kills, hits): "Moving UP would be a
+mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is no
+good", "UP is not allowed", "UP would kill the snake", "UP will crash into the wall", "UP kills the snake" are
+none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is
+bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is not
+dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is no verdict ("UP would hit the
+apple", "UP would kill the other snake", "UP could crash", "UP won't kill the snake" are UP). Either verdict
+said of which, that or this right after the word or bracketed pair, past a punctuation mark, dash or opening
+bracket, or of "which" right after the word, takes it back too ("UP, which is wrong", "UP which is wrong",
+"UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that
+would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict
+alone ("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with because,
+since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP -
+wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really"
+keep UP). A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without
+it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move"
+are none; "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no,
+whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are no.
 An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
@@ -210,9 +210,15 @@ _VERB_START = re.compile(r"\s{1,3}(?!(?:button|key|menu|then|and|or|now|first|on
 # ("---") is plain text's em dash, a dash as "—" is (the en dash is read as a hyphen in ``parse``). A
 # contraction without its apostrophe ("Dont go UP", "isnt"), as models often write it, is one too
 # (``_NT``: an auxiliary then "nt", "aint" too; "cant" and "wont" are nouns too rarely to matter).
-_NT = r"(?:n['’]|\b(?:do|does|did|is|are|was|were|has|have|had|ca|wo|ai|would|could|should|must|need)n)t\b"
-_NEGATION = re.compile(r"(?:\b(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|rather\s{1,3}than|"
-                       r"other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)\b|" + _NT + ")"
+# Underscore emphasis around one reads as asterisks do ("__Not__ UP"); inside a name ("is_not_blocked") it is
+# none (_EM_START, _EM_END).
+_EM_START = r"(?<!\w)_{0,3}"
+_EM_END = r"(?=_{0,3}(?!\w))"
+_NT = (r"(?:n['’]|" + _EM_START + r"(?:do|does|did|is|are|was|were|has|have|had|ca|wo|ai|would|could|should|"
+       r"must|need)n)t" + _EM_END)
+_NEGATION = re.compile(r"(?:" + _EM_START + r"(?:not|cannot|never|except|avoid|avoiding|instead\s{1,3}of|"
+                       r"rather\s{1,3}than|other\s{1,3}than|(?:anything|everything|all)\s{1,3}but)" + _EM_END
+                       + "|" + _NT + ")"
                        r"(?:\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\n])*?"
                        r"(?=[,;:.!?](?:\s|$)|\s-\s|--|—|\n|\b(?:is|are|was|were|but|and)\b|(?<!not\s)\bso\b|$)",
                        re.IGNORECASE)

@@ -2395,3 +2395,17 @@ def test_a_fatal_verb_in_the_present_of_another_or_denied_keeps_the_answer() -> 
                   "UP never crashes", "UP doesn't kill the snake", "UP crashesh", "UP: the other snake dies",
                   "DOWN kills the snake, so UP"):
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
+def test_a_negation_in_underscore_emphasis_takes_the_answer_back() -> None:
+    """"__Not__ UP" and "_Never_ go UP" scored 1 where UP is the answer (false credit) while "**Not** UP"
+    scores 0: an underscore after "not" left it no word end. A negation in underscore emphasis reads as one
+    without it, as in asterisks."""
+    for reply in ("__Not__ UP", "_Never_ go UP", "__Don't__ go UP", "_dont_ go UP", "__Avoid__ UP"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_a_negation_inside_a_name_keeps_the_answer() -> None:
+    """"not" joined to a name by underscores ("is_not_blocked") is no negation."""
+    for reply in ("UP: is_not_blocked is true", "UP, since cannot_move_x is false", "UP (dont_care flag)"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
