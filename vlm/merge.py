@@ -382,6 +382,9 @@ def _write_files(p: Plan, root: Path, progress: bool) -> None:
                     for part in parts:
                         with open(part, "rb") as f:
                             shutil.copyfileobj(f, out)
+                            f.seek(max(f.tell() - 1, 0))
+                            if f.read(1) not in (b"\n", b""):  # its last row, else on the next one's line
+                                out.write(b"\n")
                         bar.update()
 
 

@@ -873,3 +873,22 @@ def test_a_file_of_an_export_that_is_no_utf8_text_or_unreadable_is_one_line(rel,
     monkeypatch.setattr("io.open", denied)  # Path.read_text's
     refused(list(map(str, exports.values())), capsys, re.escape(f"{file} cannot be read (Permission "
                                                                 "denied)") + "$", tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("rel", ["train.jsonl", "openrlhf/train.jsonl"])
+def test_a_jsonl_file_without_its_last_line_break_is_merged_whole(rel, tmp_path, capsys):
+    """A JSONL file whose last line lacks its line break (rewritten by a script of the user's joining rows
+    with "\\n", or cut by one byte) reads whole, but was put before the next export's first row on one
+    line: the merged file held a line of two rows, which datasets and the trainers fail on."""
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1", f"{game}-2"]})
+               for game in ("snake", "sokoban")]
+    for export in exports:
+        (export / "openrlhf").mkdir()
+        (export / "openrlhf" / "train.jsonl").write_text(
+            "".join(json.dumps({"prompt": f"{export.name} {k}"}) + "\n" for k in range(2)))
+    file = exports[0] / rel
+    file.write_text(file.read_text().rstrip("\n"))
+    out = tmp_path / "mixed"
+    code, _, err = merge([*map(str, exports), "--out", str(out)], capsys)
+    assert (code, err) == (0, "")
+    assert jsonl_rows(out / rel) == [row for export in exports for row in jsonl_rows(export / rel)]
