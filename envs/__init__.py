@@ -48,6 +48,9 @@ BUILTIN_GAMES: frozenset[str] = frozenset(GAMES)
 #: ``name = "package.module:GameClass"`` (README "Adding your own game"). Read when ``envs`` is imported,
 #: so every process (the scripts, the vector env's workers) knows the same games.
 PLUGIN_GROUP = "depthfirst.games"
+#: The form of every game's name (a package's game named otherwise is not added): it names run folders and
+#: ``configs/<name>.yaml``, and an export's card and its YAML name the game by it.
+GAME_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 #: Set in the fork server's environment (envs.vector.start_forkserver): it imports this package again, and
@@ -148,7 +151,7 @@ def _plugin_games() -> dict[str, tuple[str, str]]:
     for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         # Used once the value is checked below (ep.attr raised AttributeError on one importlib cannot parse).
         gym_id = f"depthfirst/{ep.value.partition(':')[2]}-v0"
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", ep.name):  # it names run folders and configs/<name>.yaml
+        if not GAME_NAME.fullmatch(ep.name):  # it names run folders and configs/<name>.yaml
             problem = "its name must be lower-case letters, digits and _, starting with a letter"
         elif ep.name in games:
             problem = (f"the game {ep.name!r} exists already, {first_holder(firsts[ep.name], ep)}: give this "

@@ -35,6 +35,7 @@ from agents.runs import (
     process_running,
     remove_folders,
 )
+from envs import GAME_NAME
 from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
 from vlm.formats import FORMATS, HF_SPLIT
 from vlm.imagestore import IMAGE_DIR
@@ -118,9 +119,9 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
                          "scripts/export_trajectories.py wrote") from None
     counts = meta.get("counts", {}) if isinstance(meta, dict) else None
     records = counts.get("records", {}) if isinstance(counts, dict) else None
-    # The card names its game, in its YAML too: a name of the form every game has (envs), no "a: #b".
+    # The card names its game, in its YAML too: a name of the form every game has (GAME_NAME), no "a: #b".
     env = meta.get("env") if isinstance(meta, dict) else None
-    if not isinstance(records, dict) or not isinstance(env, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", env):
+    if not isinstance(records, dict) or not isinstance(env, str) or not GAME_NAME.fullmatch(env):
         raise MergeError(f"{meta_file} is no export's meta.json (a JSON object naming its game, env, and "
                          f"counting its records): export {path} again")
     if not any(records.values()):  # first: it needs no --relative-paths
