@@ -309,7 +309,8 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     shared = {name for name, paths in lacking.items() if not paths}
     lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
     entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
-    for path, source in zip(exports, sources, strict=True) if "llamafactory" in shared else []:
+    for source in sources if "llamafactory" in shared else []:
+        path = source.path
         for name, entry in _entries(source).items():
             if name in entries:  # a second export of one game: its entries get its folder's name too
                 name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
@@ -330,8 +331,8 @@ def plan(out: Path, exports: list[Path]) -> Plan:
             if "/" in rel:  # a format's file (the records' own were read through)
                 if rel.partition("/")[0] not in shared:
                     continue
-                for path, source in zip(exports, sources, strict=True):
-                    _check_rows(path / rel, source, split)
+                for source in sources:
+                    _check_rows(source.path / rel, source, split)
             found = [path / rel for path in exports if (path / rel).is_file()]
             if found:
                 parts[rel] = found
