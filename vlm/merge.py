@@ -47,6 +47,7 @@ SPLITS = ("train", "val", "test")
 # commas and strips each name, YAML reads " #" as a comment and ": " as a key, OmegaConf "${" as a reference,
 # and a backtick ends the card's code span.
 ENTRY_NAME = re.compile(r"[\w.-]+")
+ENTRY_CHARS = "letters, digits, '_', '-' and '.'"  # ENTRY_NAME's, as the refusals name them
 MERGED_BY = "put together by `scripts/merge_exports.py`"  # in a merged folder's card: how one is told apart
 # Each split's files put together: JSONL concatenated, parquet copied a row group at a time (pyarrow reads a
 # row group's images as one array of at most 2 GB: one group of every row failed to load past that).
@@ -225,7 +226,7 @@ def _entries(source: Source) -> dict[str, dict[str, Any]]:
     for name, entry in info.items():
         if not ENTRY_NAME.fullmatch(name):
             raise MergeError(f"{listed_file} names an entry {name!r}, which a trainer's config cannot hold "
-                             f"as written (letters, digits, '_', '-' and '.' only): export {path} again")
+                             f"as written ({ENTRY_CHARS} only): export {path} again")
         file = entry.get("file_name") if isinstance(entry, dict) else None
         if file not in files or not (path / "llamafactory" / file).is_file():
             raise MergeError(f"{listed_file}: its entry {name} names no file of its records (a file_name "
@@ -319,7 +320,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                                      f"({name}), which a trainer's config cannot hold as written "
                                      "(LLaMA-Factory splits its dataset: list at commas and strips spaces; "
                                      "YAML reads ' #' as a comment and ': ' as a key): rename its folder, "
-                                     "with letters, digits, '_', '-' and '.' only")
+                                     f"with {ENTRY_CHARS} only")
             if name in entries:  # a third, in a folder named as the second's
                 raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
                                  f"export's ({name}): rename its folder")
