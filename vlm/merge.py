@@ -89,11 +89,12 @@ def _in_images(rel: object) -> bool:
 
 
 def _unreadable(file: Path, path: Path, e: OSError | UnicodeDecodeError) -> MergeError:
-    """The export ``path``'s ``file`` could not be read as text: bytes no UTF-8 text has (damage, a crash),
-    or the system's refusal (a file of another user's, mode 600)."""
+    """The export ``path``'s ``file`` could not be read: bytes no UTF-8 text has in a text file (damage, a
+    crash), or the system's refusal (a file of another user's, mode 600)."""
     if isinstance(e, UnicodeDecodeError):
         return MergeError(f"{file} is no UTF-8 text: export {path} again")
-    return MergeError(f"{file} cannot be read ({e.strerror or e})")
+    # By its errno: pyarrow's strerror is a sentence naming the file again.
+    return MergeError(f"{file} cannot be read ({os.strerror(e.errno) if e.errno else e.strerror or e})")
 
 
 def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, list[dict[str, Any]]]]:
@@ -172,7 +173,9 @@ def _rows(file: Path, path: Path) -> int:
     if file.suffix == ".parquet":
         try:
             return pq.ParquetFile(file).metadata.num_rows
-        except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            if isinstance(e, OSError) and e.errno:  # the system's refusal: a damaged file's errors have none
+                raise _unreadable(file, path, e) from None
             raise MergeError(f"{file} is no parquet file pyarrow reads: export {path} again") from None
     n = 0  # the JSONL lines read whole
     try:

@@ -892,3 +892,25 @@ def test_a_jsonl_file_without_its_last_line_break_is_merged_whole(rel, tmp_path,
     code, _, err = merge([*map(str, exports), "--out", str(out)], capsys)
     assert (code, err) == (0, "")
     assert jsonl_rows(out / rel) == [row for export in exports for row in jsonl_rows(export / rel)]
+
+
+def test_a_parquet_file_the_system_will_not_read_is_said_so(tmp_path, capsys, monkeypatch):
+    """pyarrow raises the system's refusal to open a file (another user's, mode 600) as an OSError of its
+    errno: the merge said the file was "no parquet file pyarrow reads: export ... again", which no export
+    mends, where the JSONL and JSON files' same refusal is "cannot be read (Permission denied)"."""
+    from vlm import merge as m
+
+    table = pa.table({"problem": ["a"], "answer": ["UP"]})
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}, table)
+               for game in ("snake", "sokoban")]
+    file = exports[1] / "easyr1" / "train.parquet"
+    opened = m.pq.ParquetFile
+
+    def denied(source: object, *args: object, **kwargs: object) -> object:
+        if Path(source) == file:  # as root, a file of mode 000 reads; these are pyarrow's words
+            raise PermissionError(errno.EACCES, f"Failed to open local file '{file}'. Detail: [errno 13] "
+                                                "Permission denied")
+        return opened(source, *args, **kwargs)
+    monkeypatch.setattr(m.pq, "ParquetFile", denied)
+    refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
+            tmp_path / "mixed")
