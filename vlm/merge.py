@@ -109,6 +109,8 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     meta_file = path / "trajectories" / "meta.json"
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except PermissionError as e:  # an export all the same (another user's): not "no export"
+        raise _unreadable(meta_file, path, e) from None
     except (OSError, ValueError):
         card = ""
         with contextlib.suppress(OSError, ValueError):
@@ -220,6 +222,8 @@ def _entries(source: Source) -> dict[str, dict[str, Any]]:
     listed_file = path / "llamafactory" / "dataset_info.json"
     try:
         info = json.loads(listed_file.read_text(encoding="utf-8"))
+    except PermissionError as e:  # no export again mends it
+        raise _unreadable(listed_file, path, e) from None
     except (OSError, ValueError):
         info = None
     if not isinstance(info, dict):

@@ -914,3 +914,24 @@ def test_a_parquet_file_the_system_will_not_read_is_said_so(tmp_path, capsys, mo
     monkeypatch.setattr(m.pq, "ParquetFile", denied)
     refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
             tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("rel", ["trajectories/meta.json", "llamafactory/dataset_info.json"])
+def test_a_meta_or_dataset_info_file_the_system_will_not_read_is_said_so(rel, tmp_path, capsys, monkeypatch):
+    """An export whose meta.json the user may not read (another user's, mode 600) was "no export (...
+    missing or unreadable): give folders that scripts/export_trajectories.py wrote", and such a
+    dataset_info.json "no LLaMA-Factory dataset_info.json ...: export it again": neither is mended so. The
+    system's reason now, as for the records and format files."""
+    exports = [with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
+               for game in ("snake", "sokoban")]
+    file = exports[1] / rel
+    real_open = open
+
+    def denied(name: object, *args: object, **kwargs: object) -> object:
+        if Path(name) == file:  # as root, a file of mode 000 reads
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr("io.open", denied)  # Path.read_text's
+    refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
+            tmp_path / "mixed")
