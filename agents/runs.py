@@ -150,7 +150,8 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             if not force and not _is_run(path):  # neither --resume nor --force would take it
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
-            saved = (path / "checkpoints").exists() or (path / "model.zip").exists()
+            # What --resume loads (latest_checkpoint): an empty checkpoints/ is a first save killed midway
+            saved = bool(checkpoints(path)) or (path / "model.zip").is_file()
             if not (force or saved or not_run_files(path)):  # killed before its first save: no --resume
                 raise RunError(f"--run-dir {path} already exists and holds a run stopped before its first "
                                "checkpoint (nothing to resume); pass --force to start it again there, or "

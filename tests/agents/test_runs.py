@@ -1784,3 +1784,20 @@ def test_make_again_says_no_where_the_folder_cannot_be_made_and_takes_a_relative
         m.setattr(Path, "mkdir", full)
         assert not runs.make_again(out, chain)
     assert runs.make_again(out, chain) and out.is_dir()
+
+
+def test_a_run_killed_during_its_first_save_is_not_told_to_resume(tmp_path):
+    # Killed outright during its first save: the save had made checkpoints/ (and maybe begun its temp file)
+    # but placed no step_<N>.zip nor model.zip. The same command again was told "continue it with --resume
+    # RUN", which then refused it ("checkpoints holds no step_<N>.zip"): nothing is there to resume.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    for temp in ((), (".step_64.4242.tmp.zip",)):
+        for name in temp:
+            (run / "checkpoints" / name).write_bytes(b"half")
+        with pytest.raises(runs.RunError, match=r"holds a run stopped before its first checkpoint \(nothing "
+                           r"to resume\); pass --force"):
+            runs.new_run_dir({"env": "snake"}, str(run), False)
+    (run / "model.zip").write_bytes(b"")  # a model to resume from (its checkpoints pruned by hand)
+    with pytest.raises(runs.RunError, match=r"continue it with --resume .*, or pass --force to replace it"):
+        runs.new_run_dir({"env": "snake"}, str(run), False)
