@@ -474,7 +474,10 @@ def remove_dead_temps(path: Path, script: str) -> None:
     whose writer's pid runs no more (one that runs may be writing now, this process's other threads too).
     Before, nothing removed them."""
     final = Path(os.path.realpath(path))
-    pattern = re.compile(rf"\.{re.escape(final.stem)}\.(?P<pid>\d+)(-\d+)?\.tmp{re.escape(final.suffix)}")
+    # temp_name's tag as written: ASCII digits, no leading zero (\d took a user's .c.0123.tmp.png, or one in
+    # Arabic-Indic digits, which int() reads, for a dead writer's)
+    tag = "(?P<pid>[1-9][0-9]*)(-[1-9][0-9]*)?"
+    pattern = re.compile(rf"\.{re.escape(final.stem)}\.{tag}\.tmp{re.escape(final.suffix)}")
 
     def writing(m: re.Match[str]) -> bool:
         pid = int(m.group("pid"))

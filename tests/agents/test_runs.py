@@ -1801,3 +1801,22 @@ def test_a_run_killed_during_its_first_save_is_not_told_to_resume(tmp_path):
     (run / "model.zip").write_bytes(b"")  # a model to resume from (its checkpoints pruned by hand)
     with pytest.raises(runs.RunError, match=r"continue it with --resume .*, or pass --force to replace it"):
         runs.new_run_dir({"env": "snake"}, str(run), False)
+
+
+def test_remove_dead_temps_takes_only_names_a_writer_writes(tmp_path, capsys):
+    # plot_curve.py, score_predictions.py and the VLM cache remove a killed writer's .<stem>.<pid>.tmp<ext>.
+    # A pid is written in ASCII digits without a leading zero: a user's .curve.0123.tmp.png or
+    # .curve.١٢٣.tmp.png (Arabic-Indic digits, which int() reads as 123) is no writer's, and was deleted.
+    import subprocess
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    arabic = "".join(chr(0x0660 + int(d)) for d in dead)
+    left = [f".curve.{dead}.tmp.png", f".curve.{dead}-{dead}.tmp.png"]
+    users = [f".curve.0{dead}.tmp.png", f".curve.{arabic}.tmp.png", f".curve.{dead}-0{dead}.tmp.png"]
+    for name in left + users:
+        (tmp_path / name).write_bytes(b"mine")
+    runs.remove_dead_temps(tmp_path / "curve.png", "plot_curve.py")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(users)
+    assert capsys.readouterr().err == (f"{tmp_path}: removed 2 temp files that a killed plot_curve.py left "
+                                       f"({', '.join(sorted(left))})\n")
