@@ -133,8 +133,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
         except ValueError as e:
             raise RunError(str(e)) from None
         if not training_now(path):  # none settles an aside of it: one there is a killed --force's, for good
-            home = Path(os.path.realpath(path))
-            for left in sorted(home.parent.glob(replaced_aside(glob.escape(home.name)))):
+            for left in asides(path):
                 print(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                       f"{path} and did not delete (it was killed before it finished): move it back, or "
                       "delete it if you no longer need it")
@@ -1257,9 +1256,14 @@ def replaced_aside(name: str) -> str:
 def moved_aside(path: Path, identity: tuple[int, int] | None) -> Path | None:
     """The folder of ``identity`` (``folder_identity``) that ``--force`` moved aside from run ``path``
     (resolved), if it is still there: ``--force`` deletes it once the new run finishes."""
+    return next((p for p in asides(path) if folder_identity(p) == identity), None)
+
+
+def asides(path: Path) -> list[Path]:
+    """The folders ``--force`` moved aside from run ``path`` (resolved, as it moves a linked run's folder)
+    that are still there, sorted: ``.NAME.replaced`` and its ``-k`` siblings (``replaced_aside``)."""
     home = Path(os.path.realpath(path))
-    return next((p for p in sorted(home.parent.glob(replaced_aside(glob.escape(home.name))))
-                 if folder_identity(p) == identity), None)
+    return sorted(home.parent.glob(replaced_aside(glob.escape(home.name))))
 
 
 def same_file(a: Path, b: Path) -> bool:
