@@ -1261,9 +1261,12 @@ def moved_aside(path: Path, identity: tuple[int, int] | None) -> Path | None:
 
 def asides(path: Path) -> list[Path]:
     """The folders ``--force`` moved aside from run ``path`` (resolved, as it moves a linked run's folder)
-    that are still there, sorted: ``.NAME.replaced`` and its ``-k`` siblings (``replaced_aside``)."""
+    that are still there, sorted: ``.NAME.replaced`` and its ``-k`` siblings (``replaced_aside``), folders by
+    those exact names (the glob alone took a user's .NAME.replaced-notes.txt for a run moved aside)."""
     home = Path(os.path.realpath(path))
-    return sorted(home.parent.glob(replaced_aside(glob.escape(home.name))))
+    name = re.compile(rf"\.{re.escape(home.name)}\.replaced(-[1-9][0-9]*)?")
+    return sorted(p for p in home.parent.glob(replaced_aside(glob.escape(home.name)))
+                  if name.fullmatch(p.name) and p.is_dir() and not p.is_symlink())
 
 
 def same_file(a: Path, b: Path) -> bool:

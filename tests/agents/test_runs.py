@@ -1820,3 +1820,18 @@ def test_remove_dead_temps_takes_only_names_a_writer_writes(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(users)
     assert capsys.readouterr().err == (f"{tmp_path}: removed 2 temp files that a killed plot_curve.py left "
                                        f"({', '.join(sorted(left))})\n")
+
+
+def test_only_a_folder_force_names_as_its_aside_is_called_a_run_it_left(tmp_path, capsys):
+    # The note globbed .run.replaced*: a user's .run.replaced-notes.txt, or their .run.replaced.bak/, was "a
+    # run that an earlier train_ppo.py --force moved aside ...: delete it if you no longer need it". --force
+    # names its aside .run.replaced or .run.replaced-<k>, a folder.
+    (tmp_path / ".run.replaced-notes.txt").write_text("mine")
+    (tmp_path / ".run.replaced.bak").mkdir()
+    (tmp_path / ".run.replaced").write_text("mine too, a file")
+    left = old_run(tmp_path / ".run.replaced-2")
+    path, _, lock = runs.new_run_dir({"env": "snake"}, str(tmp_path / "run"), False)
+    lock.close()
+    assert capsys.readouterr().out == (f"note: {left} holds a run that an earlier train_ppo.py --force moved "
+                                       f"aside from {path} and did not delete (it was killed before it "
+                                       "finished): move it back, or delete it if you no longer need it\n")
