@@ -51,9 +51,12 @@ CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, Runtime
                      AssertionError, pickle.UnpicklingError)
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
+# The pid (or thread id) in a temp name as temp_name writes it: ASCII digits, no leading zero (\d took a
+# user's .model.0123.tmp.zip, or one in Arabic-Indic digits, which int() reads, for a killed writer's temp).
+_PID = "[1-9][0-9]*"
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
-_CHECKPOINT_TEMP = r"\.step_\d+\.\d+\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
+_CHECKPOINT_TEMP = rf"\.step_\d+\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
 CHECKPOINT_NAME = re.compile(rf"step_\d+\.zip|{_CHECKPOINT_TEMP}")
 # What training writes into a run folder; --force may clear these, the temp files of the writers there
 # (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.
@@ -75,10 +78,11 @@ EVAL_NAME = re.compile(rf"{_EVAL_STEM}(\.json|-best\.mp4|-best\.gif)")
 # leave in a run folder when killed mid-write, by exact name: the glob .*.tmp* took a user's .notes.tmp for
 # one, and --force deleted it. A video is written to a temp of its result's temp (write_video's own
 # written_beside), hence the ..<stem>.<pid>.tmp.<pid>.tmp names.
-_TRAINING_TEMP = r"\.(model\.\d+\.tmp\.zip|config\.\d+\.tmp\.yaml|milestones\.\d+\.tmp\.json)"
+_TRAINING_TEMP = rf"\.(model\.{_PID}\.tmp\.zip|config\.{_PID}\.tmp\.yaml|milestones\.{_PID}\.tmp\.json)"
 # evaluate's, with the writer's pid (one of the three groups) for remove_dead_eval_temps
-EVAL_TEMP = re.compile(rf"\.{_EVAL_STEM}(\.(?P<json>\d+)\.tmp\.json|-best\.(?P<video>\d+)\.tmp\.(mp4|gif))|"
-                       rf"\.\.{_EVAL_STEM}-best\.(?P<frames>\d+)\.tmp\.\d+\.tmp\.(mp4|gif)")
+EVAL_TEMP = re.compile(rf"\.{_EVAL_STEM}(\.(?P<json>{_PID})\.tmp\.json|"
+                       rf"-best\.(?P<video>{_PID})\.tmp\.(mp4|gif))|"
+                       rf"\.\.{_EVAL_STEM}-best\.(?P<frames>{_PID})\.tmp\.{_PID}\.tmp\.(mp4|gif)")
 RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|{EVAL_TEMP.pattern}")
 # compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
 COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
@@ -473,9 +477,7 @@ def remove_dead_temps(path: Path, script: str) -> None:
     whose writer's pid runs no more (one that runs may be writing now, this process's other threads too).
     Before, nothing removed them."""
     final = Path(os.path.realpath(path))
-    # temp_name's tag as written: ASCII digits, no leading zero (\d took a user's .c.0123.tmp.png, or one in
-    # Arabic-Indic digits, which int() reads, for a dead writer's)
-    tag = "(?P<pid>[1-9][0-9]*)(-[1-9][0-9]*)?"
+    tag = rf"(?P<pid>{_PID})(-{_PID})?"  # temp_name's: a pid, then a thread's id where not the main one's
     pattern = re.compile(rf"\.{re.escape(final.stem)}\.{tag}\.tmp{re.escape(final.suffix)}")
 
     def writing(m: re.Match[str]) -> bool:

@@ -1835,3 +1835,22 @@ def test_only_a_folder_force_names_as_its_aside_is_called_a_run_it_left(tmp_path
     assert capsys.readouterr().out == (f"note: {left} holds a run that an earlier train_ppo.py --force moved "
                                        f"aside from {path} and did not delete (it was killed before it "
                                        "finished): move it back, or delete it if you no longer need it\n")
+
+
+def test_the_temps_of_evaluate_and_training_are_their_writers_names_only(tmp_path, capsys):
+    # As remove_dead_temps: a pid in evaluate's or training's temp names is ASCII digits, no leading zero.
+    # A user's .eval-step64.0123.tmp.json was removed as a killed evaluation's, and their .model.0123.tmp.zip
+    # counted as training's, which --force deleted with the run.
+    import subprocess
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    arabic = "".join(chr(0x0660 + int(d)) for d in dead)
+    users = [f".eval-step64.0{dead}.tmp.json", f".eval-step64.{arabic}.tmp.json", f".model.0{dead}.tmp.zip",
+             f".config.{arabic}.tmp.yaml"]
+    run = old_run(tmp_path / "run")
+    for name in [f".eval-step64.{dead}.tmp.json", *users]:
+        (run / name).write_bytes(b"mine")
+    runs.remove_dead_eval_temps(run)
+    assert f"({'.eval-step64.' + dead + '.tmp.json'})" in capsys.readouterr().err
+    assert runs.not_run_files(run) == sorted(users)
