@@ -1337,7 +1337,10 @@ def json_object(path: Path) -> dict[str, Any] | None:
     UTF-8 text, not JSON, nested past the parser's depth (a RecursionError, which each reader caught or
     missed on its own), or not an object. For the files a command reads back to decide what to do (a
     cache entry, milestones, an earlier result), which a damaged one must not end in a traceback. A file
-    that does not start with ``{`` (a model's zip given by mistake) is not read whole."""
+    that does not start with ``{`` (a model's zip given by mistake) is not read whole, and no regular file
+    is not opened at all: a FIFO's open waits for a writer, and the command hung without a word."""
+    if not os.path.isfile(path):
+        return None
     try:
         with open(path, encoding="utf-8") as f:
             if f.read(1) != "{":

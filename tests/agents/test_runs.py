@@ -1290,6 +1290,26 @@ def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
     assert json_object(tmp_path) is None  # a folder
 
 
+def test_json_object_does_not_wait_on_a_fifo(tmp_path):
+    # A FIFO in place of a cache entry or a meta.json: open() waited for a writer that never came, and
+    # compare (or export, score_predictions) hung without a word.
+    import threading
+
+    from agents.runs import json_object
+
+    fifo = tmp_path / "entry.json"
+    os.mkfifo(fifo)
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append(json_object(fifo)), daemon=True)
+    reader.start()
+    reader.join(5)
+    waited = reader.is_alive()
+    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+    assert not waited and read == [None]
+
+
 def test_a_checkpoint_or_run_folder_given_through_a_pipe_is_named_as_one(tmp_path):
     # evaluate --checkpoint <(...), train --resume <(...): "no such file" and "no such run folder" named a
     # path that was there.
