@@ -33,7 +33,7 @@ from agents.callbacks import (
     tensorboard_writers,
 )
 from agents.cli import interpreter_options, pythonpath_set
-from agents.config import DEFAULTS
+from agents.config import DEFAULTS, file_kind
 from agents.evaluation import eval_kwargs
 from agents.interrupts import (
     settled,
@@ -195,6 +195,9 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     each export worker), so it is loaded with a one-step, one-env buffer and no optimizer instead; the policy
     is the same. Such a model is not to be trained or saved (its n_steps and n_envs read 1). With ``venv`` (a
     ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
+    kind = file_kind(path)
+    if kind is not None:  # a FIFO's open waits for a writer: a --resume hung without a word
+        raise RunError(f"cannot load checkpoint {path}: it is {kind}, not a file{_other_model(path, run)}")
     try:
         with zipfile.ZipFile(path) as z:
             data = saved_data(z, path)

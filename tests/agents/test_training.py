@@ -4432,6 +4432,36 @@ def test_a_checkpoint_given_that_cannot_be_read_goes_on_to_load_model(tmp_path, 
     assert agents.runs.model_file(tmp_path, given, "-") == given
 
 
+def test_load_model_refuses_a_fifo_at_once(tmp_path):
+    """A FIFO in place of a run's newest checkpoint (train_ppo.py --resume RUN): zipfile's open waited for a
+    writer, and the resume hung without a word."""
+    import threading
+
+    from agents.runs import RunError
+    from agents.train import load_model
+
+    fifo = tmp_path / "step_100.zip"
+    os.mkfifo(fifo)
+    raised: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_model({"env": "snake", "device": "cpu"}, fifo)
+        except BaseException as e:  # kept for the assertions below
+            raised.append(e)
+
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    loader.join(5)
+    waited = loader.is_alive()
+    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        loader.join(5)
+    assert not waited
+    assert len(raised) == 1 and isinstance(raised[0], RunError)
+    assert str(raised[0]) == f"cannot load checkpoint {fifo}: it is a FIFO (named pipe), not a file"
+
+
 def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_input(tmp_path):
     """file_slug names evaluate's and compare's files after a model or player: at most 60 characters of
     letters, digits, '.', '_' and '-' (a long local model path made a name past the 255 bytes a file name
