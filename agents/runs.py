@@ -871,7 +871,10 @@ def restart_command(run: Path) -> str | None:
     run's, or a relative one read from elsewhere, named another folder, which --force replaced); None
     without one. A command recorded with the folder it ran in (``cd DIR && ...``, ``rerun_command``) keeps
     it, and names ``run`` absolute, as it runs there, and its ``PYTHONPATH=...`` before the interpreter; a
-    hand-edited ``cd`` of another form gives None."""
+    hand-edited ``cd`` of another form gives None, and so does a command.txt that is no regular file (a
+    FIFO's open waits for a writer: the --resume that asked hung)."""
+    if not (run / "command.txt").is_file():
+        return None
     try:
         with open(run / "command.txt", encoding="utf-8", errors="surrogateescape") as f:
             args = shlex.split(f.readline())

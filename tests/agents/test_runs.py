@@ -1088,6 +1088,23 @@ def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path)
     assert runs.trained_env(None, run / "model.zip") is None
 
 
+def test_restart_command_does_not_wait_on_a_fifo(tmp_path):
+    # train_ppo.py --resume RUN whose only checkpoint is damaged and whose command.txt is a FIFO: its
+    # advice to start again read command.txt, and open() waited for a writer: the resume hung.
+    import threading
+
+    os.mkfifo(tmp_path / "command.txt")
+    read: list[object] = []
+    reader = threading.Thread(target=lambda: read.append(runs.restart_command(tmp_path)), daemon=True)
+    reader.start()
+    reader.join(5)
+    waited = reader.is_alive()
+    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
+        os.close(os.open(tmp_path / "command.txt", os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(5)
+    assert not waited and read == [None]
+
+
 @pytest.mark.parametrize(("line", "expected"), [
     ("python train.py --env snake", "python train.py --env snake --run-dir R --force"),
     ("python t.py --run-dir old --force --env snake", "python t.py --run-dir R --force --env snake"),
