@@ -82,9 +82,33 @@ def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The most values a YAML text may expand to through its aliases: far past any config, and a "billion
+# laughs" (lists of aliases of lists of aliases) is refused before anything walks or prints it.
+MOST_YAML_VALUES = 100_000
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses a key given twice in one mapping: PyYAML keeps the last without a
-    word, so a second ``ppo:`` section in a config file dropped every setting of the first."""
+    word, so a second ``ppo:`` section in a config file dropped every setting of the first. It refuses
+    aliases that expand past ``MOST_YAML_VALUES`` too: PyYAML shares an alias's object, so a billion
+    laughs loaded at once, but an error message that showed the value built its text for ever."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        if _expanded(node, {}) > MOST_YAML_VALUES:
+            raise yaml.YAMLError(f"its aliases expand to more than {MOST_YAML_VALUES:,} values")
+        return super().construct_document(node)
+
+
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` is once its aliases are expanded; ``sizes`` holds those counted (by id), so a
+    node an alias shares is walked once, however often it is used."""
+    if id(node) not in sizes:
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        sizes[id(node)] = 1 + sum(_expanded(child, sizes) for child in children)
+    return sizes[id(node)]
 
 
 def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> Any:

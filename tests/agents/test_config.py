@@ -673,6 +673,23 @@ def test_a_value_nested_past_the_readers_depth_is_named_not_a_traceback(tmp_path
         apply_set(load_config("snake"), [f"env_kwargs.a={deep}"])
 
 
+def test_aliases_that_expand_past_the_readers_bound_are_refused(tmp_path: Path):
+    # A YAML "billion laughs": ten lists of nine aliases of the one before, 9**10 values once expanded.
+    # PyYAML shares an alias's object, so it loaded at once, but the message that showed the value
+    # (learning_rate's "got [...]") built its text for ever: train_ppo.py --config hung.
+    laughs = ", ".join(["&a0 [x, x, x, x, x, x, x, x, x]"] +
+                       [f"&a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)])
+    with pytest.raises(yaml.YAMLError, match=r"^its aliases expand to more than 100,000 values$"):
+        load_yaml(f"[{laughs}]")
+    own = tmp_path / "mine.yaml"
+    own.write_text(f"ppo: {{learning_rate: [{laughs}]}}\n")
+    with pytest.raises(ValueError, match=r"^--config .*mine\.yaml is not valid YAML: its aliases expand to "
+                                         r"more than 100,000 values$"):
+        load_config("snake", own)
+    shared = "a: &a [1, 2]\nb: *a\nc: [*a, *a]\n"  # aliases as people use them: read as before
+    assert load_yaml(shared) == {"a": [1, 2], "b": [1, 2], "c": [[1, 2], [1, 2]]}
+
+
 def test_a_bad_set_value_is_shown_whole_up_to_60_characters_and_cut_past_them():
     # The bound of the cut: a value of exactly 60 characters is quoted as given, with no "..." after it.
     for raw, shown in (("[" + "a" * 59, "[" + "a" * 59), ("[" + "a" * 60, "[" + "a" * 59 + "...")):
