@@ -301,12 +301,13 @@ def test_a_config_inside_an_existing_run_without_force_is_told_of_the_run_not_of
     run.mkdir()
     (run / "config.yaml").write_text("env: snake\n")
     (run / "command.txt").write_text("train_ppo.py --env snake\n")
+    (run / "model.zip").write_bytes(b"")  # a run to resume (one without a model is told to --force)
     argv = ["--config", str(run / "config.yaml"), "--run-dir", str(run), "--policy", "tiny",
             "--device", "cpu"]
     assert scripts.train_ppo.main(argv) == 2
     err = capsys.readouterr().err
     assert "or pass --force to replace it" in err and "which --force replaces" not in err
-    assert sorted(p.name for p in run.iterdir()) == ["command.txt", "config.yaml"]
+    assert sorted(p.name for p in run.iterdir()) == ["command.txt", "config.yaml", "model.zip"]
 
 
 @pytest.mark.parametrize("flag", ["--run-dir", "--resume"])
