@@ -1207,18 +1207,10 @@ def test_a_draft_of_a_family_its_task_modules_families_lack_is_refused(tmp_path,
     # while --mix state_prediction=1 was refused as "no records of state_prediction", a --mix naming it beside
     # perception noted it as never drawn, and --tasks-per-state counted two a state at most.
     use_catch_tasks(tmp_path / "site", monkeypatch, TASK_MODULE + 'FAMILIES = ("perception", "strategy")\n')
-    run = trained_catch(tmp_path, scripts)
-    capsys.readouterr()
-    out = tmp_path / "out"
-    argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--tasks-per-state", "1",
-            "--formats", "none", "--no-progress"]
-    assert scripts.export_trajectories.main(argv) == 2
     # Whichever draft --tasks-per-state 1 picks: every draft of the state is checked.
-    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
-    assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) \\('\\w+'\\): family "
+    assert re.match(f"^error: {TASKS_WHERE} make_tasks \\(episode 0, step 0\\) \\('\\w+'\\): family "
                     "'(state_prediction|vision_zero)' is not in its FAMILIES \\(perception, strategy\\): "
-                    "add it there", capsys.readouterr().err)
-    assert not out.exists()
+                    "add it there", first_state_export_refused(tmp_path, scripts, capsys))
 
 
 def test_a_second_draft_of_one_family_in_a_state_is_refused(tmp_path, monkeypatch, scripts, capsys):
@@ -1233,17 +1225,25 @@ def make_tasks(state, rng, source=None):
     return drafts + [dataclasses.replace(drafts[0], qa_type="again")]
 """
     use_catch_tasks(tmp_path / "site", monkeypatch, twice)
+    assert re.match(f"^error: {TASKS_WHERE} make_tasks \\(episode 0, step 0\\) \\('again'\\): a second \\w+ "
+                    "task \\(after '\\w+'\\): it draws at most one task of each family a state",
+                    first_state_export_refused(tmp_path, scripts, capsys))
+
+
+TASKS_WHERE = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+
+
+def first_state_export_refused(tmp_path: Path, scripts, capsys) -> str:
+    """Train the catch plugin, export its first states' tasks (one a state), check the export is refused
+    with nothing written, and return its stderr."""
     run = trained_catch(tmp_path, scripts)
     capsys.readouterr()
     out = tmp_path / "out"
     argv = [str(run), "--out", str(out), "--episodes", "1", "--max-steps", "3", "--tasks-per-state", "1",
             "--formats", "none", "--no-progress"]
     assert scripts.export_trajectories.main(argv) == 2
-    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
-    assert re.match(f"^error: {where} make_tasks \\(episode 0, step 0\\) \\('again'\\): a second \\w+ task "
-                    "\\(after '\\w+'\\): it draws at most one task of each family a state",
-                    capsys.readouterr().err)
     assert not out.exists()
+    return capsys.readouterr().err
 
 
 # Its functions raise, called through a helper of the package (not the line the export or the play calls).
@@ -1269,7 +1269,7 @@ def test_a_task_module_that_raises_as_it_runs_is_named_with_its_line_not_a_trace
     run = trained_catch(tmp_path, scripts)
     capsys.readouterr()
     out = tmp_path / "out"
-    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    where = TASKS_WHERE
     # The line of the package that raised (in the helper), where its author starts.
     raised = RAISING.splitlines().index('    raise RuntimeError("no levels")') + 1
     path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
@@ -1319,7 +1319,7 @@ def test_a_move_task_that_raises_as_the_split_is_scored_is_named_with_its_line_n
     assert scripts.score_predictions.main(argv + ["--specialist", str(run)] * specialist) == 2
     raised = module.splitlines().index(f"    raise {error}") + 1
     path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
-    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    where = TASKS_WHERE
     assert re.fullmatch(f"error: {where} move_task raised {re.escape(said)} \\({path}, line {raised}\\)\n",
                         capsys.readouterr().err)
     assert not (tmp_path / "scores.json").exists()
@@ -1344,7 +1344,7 @@ def test_a_move_task_that_raises_only_as_the_report_draws_a_worst_decision_is_na
     assert server.hits >= 1
     raised = RAISING.splitlines().index('    raise RuntimeError("no levels")') + 1
     path = re.escape(str(tmp_path / "site" / "catchplug" / "tasks.py"))
-    where = "task module catchplug.tasks \\(entry point catch of group depthfirst.tasks\\)"
+    where = TASKS_WHERE
     said = (f"move_task \\(seed {EPISODE_SEED}, step 0: the report's worst decision\\) raised RuntimeError: "
             f"no levels \\({path}, line {raised}\\)")
     assert re.match(f"error: {where} {said}: no report written; the VLM's answers are in the response cache "
