@@ -848,6 +848,19 @@ def test_a_merged_folder_given_as_an_export_names_the_exports_it_was_made_of(tmp
     refused([str(mixed), str(third)], capsys, re.escape(message) + "$", tmp_path / "again")
 
 
+def deny_reading(monkeypatch: pytest.MonkeyPatch, file: Path) -> None:
+    """Opening ``file`` raises the system's refusal (another user's, mode 600): as root, a file of mode 000
+    reads."""
+    real_open = open
+
+    def denied(name: object, *args: object, **kwargs: object) -> object:
+        if Path(name) == file:
+            raise PermissionError(errno.EACCES, "Permission denied", str(name))
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr("io.open", denied)  # Path.read_text's
+
+
 @pytest.mark.parametrize("rel", ["train.jsonl", "openrlhf/train.jsonl"])
 def test_a_file_of_an_export_that_is_no_utf8_text_or_unreadable_is_one_line(rel, games, tmp_path, capsys,
                                                                            monkeypatch):
@@ -863,14 +876,7 @@ def test_a_file_of_an_export_that_is_no_utf8_text_or_unreadable_is_one_line(rel,
             tmp_path / "mixed")
 
     file.write_text("")  # emptied: unread, it would be refused as cut short, not as unreadable
-    real_open = open
-
-    def denied(name: object, *args: object, **kwargs: object) -> object:
-        if Path(name) == file:  # as root, a file of mode 000 reads
-            raise PermissionError(errno.EACCES, "Permission denied", str(name))
-        return real_open(name, *args, **kwargs)
-    monkeypatch.setattr("builtins.open", denied)
-    monkeypatch.setattr("io.open", denied)  # Path.read_text's
+    deny_reading(monkeypatch, file)
     refused(list(map(str, exports.values())), capsys, re.escape(f"{file} cannot be read (Permission "
                                                                 "denied)") + "$", tmp_path / "mixed")
 
@@ -925,13 +931,6 @@ def test_a_meta_or_dataset_info_file_the_system_will_not_read_is_said_so(rel, tm
     exports = [with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
                for game in ("snake", "sokoban")]
     file = exports[1] / rel
-    real_open = open
-
-    def denied(name: object, *args: object, **kwargs: object) -> object:
-        if Path(name) == file:  # as root, a file of mode 000 reads
-            raise PermissionError(errno.EACCES, "Permission denied", str(name))
-        return real_open(name, *args, **kwargs)
-    monkeypatch.setattr("builtins.open", denied)
-    monkeypatch.setattr("io.open", denied)  # Path.read_text's
+    deny_reading(monkeypatch, file)
     refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
             tmp_path / "mixed")
