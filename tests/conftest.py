@@ -150,6 +150,31 @@ def open_paths() -> set[str]:
     return paths
 
 
+def without_waiting_on(fifo: Path, call: Callable[[], object]) -> object:
+    """``call()``'s result, or the exception it raised, failing the test if it waited on ``fifo``: an open()
+    of a FIFO waits for a writer, which would hang the command it stands for. A writer that opens and closes
+    lets a blocked open() return, so the test ends."""
+    import threading
+
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except BaseException as e:  # returned, for the caller's assertions
+            outcome.append(e)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(5)
+    waited = thread.is_alive()
+    if waited:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
+    assert not waited, f"waited on the FIFO {fifo}"
+    return outcome[0]
+
+
 def removed_during_play(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, play: str, leaf: str,
                         how: str) -> tuple[Path, Path]:
     """``base`` and ``out`` (``base/new/<leaf>``), with ``agents.compare.<play>`` patched so that while it

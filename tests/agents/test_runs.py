@@ -1091,18 +1091,10 @@ def test_trained_env_from_the_tag_else_the_run_folder_the_file_sits_in(tmp_path)
 def test_restart_command_does_not_wait_on_a_fifo(tmp_path):
     # train_ppo.py --resume RUN whose only checkpoint is damaged and whose command.txt is a FIFO: its
     # advice to start again read command.txt, and open() waited for a writer: the resume hung.
-    import threading
+    from tests.conftest import without_waiting_on
 
     os.mkfifo(tmp_path / "command.txt")
-    read: list[object] = []
-    reader = threading.Thread(target=lambda: read.append(runs.restart_command(tmp_path)), daemon=True)
-    reader.start()
-    reader.join(5)
-    waited = reader.is_alive()
-    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
-        os.close(os.open(tmp_path / "command.txt", os.O_WRONLY | os.O_NONBLOCK))
-        reader.join(5)
-    assert not waited and read == [None]
+    assert without_waiting_on(tmp_path / "command.txt", lambda: runs.restart_command(tmp_path)) is None
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -1310,21 +1302,12 @@ def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
 def test_json_object_does_not_wait_on_a_fifo(tmp_path):
     # A FIFO in place of a cache entry or a meta.json: open() waited for a writer that never came, and
     # compare (or export, score_predictions) hung without a word.
-    import threading
-
     from agents.runs import json_object
+    from tests.conftest import without_waiting_on
 
     fifo = tmp_path / "entry.json"
     os.mkfifo(fifo)
-    read: list[object] = []
-    reader = threading.Thread(target=lambda: read.append(json_object(fifo)), daemon=True)
-    reader.start()
-    reader.join(5)
-    waited = reader.is_alive()
-    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        reader.join(5)
-    assert not waited and read == [None]
+    assert without_waiting_on(fifo, lambda: json_object(fifo)) is None
 
 
 def test_a_checkpoint_or_run_folder_given_through_a_pipe_is_named_as_one(tmp_path):

@@ -4435,31 +4435,15 @@ def test_a_checkpoint_given_that_cannot_be_read_goes_on_to_load_model(tmp_path, 
 def test_load_model_refuses_a_fifo_at_once(tmp_path):
     """A FIFO in place of a run's newest checkpoint (train_ppo.py --resume RUN): zipfile's open waited for a
     writer, and the resume hung without a word."""
-    import threading
-
     from agents.runs import RunError
     from agents.train import load_model
+    from tests.conftest import without_waiting_on
 
     fifo = tmp_path / "step_100.zip"
     os.mkfifo(fifo)
-    raised: list[BaseException] = []
-
-    def load() -> None:
-        try:
-            load_model({"env": "snake", "device": "cpu"}, fifo)
-        except BaseException as e:  # kept for the assertions below
-            raised.append(e)
-
-    loader = threading.Thread(target=load, daemon=True)
-    loader.start()
-    loader.join(5)
-    waited = loader.is_alive()
-    if waited:  # let the blocked open() return (a writer opens and closes): the test ends
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-        loader.join(5)
-    assert not waited
-    assert len(raised) == 1 and isinstance(raised[0], RunError)
-    assert str(raised[0]) == f"cannot load checkpoint {fifo}: it is a FIFO (named pipe), not a file"
+    raised = without_waiting_on(fifo, lambda: load_model({"env": "snake", "device": "cpu"}, fifo))
+    assert isinstance(raised, RunError)
+    assert str(raised) == f"cannot load checkpoint {fifo}: it is a FIFO (named pipe), not a file"
 
 
 def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_input(tmp_path):
