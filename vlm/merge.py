@@ -317,10 +317,15 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     shared = {name for name, paths in lacking.items() if not paths}
     lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
     entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
+    named_games: set[str] = set()
     for source in sources if "llamafactory" in shared else []:
-        path = source.path
-        for name, entry in _entries(source).items():
-            if name in entries:  # a second export of one game: its entries get its folder's name too
+        path, own = source.path, _entries(source)
+        # A second export of one game: every entry of it gets its folder's name, not only those whose names
+        # clash (beside a train-only first, its val and test were named as the first export's would be).
+        second = source.meta["env"] in named_games or not own.keys().isdisjoint(entries)
+        named_games.add(source.meta["env"])
+        for name, entry in own.items():
+            if second:
                 name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
                 if not ENTRY_NAME.fullmatch(name):
                     raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "

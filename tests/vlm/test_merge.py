@@ -328,13 +328,15 @@ def test_the_summary_names_each_game_once(tmp_path, capsys):
                                        "sokoban, 0 images, formats: none")
 
 
-def with_llamafactory(export: Path, game: str) -> Path:
-    """``export`` with LLaMA-Factory's train entry, ``depthfirst_<game>_train``, a row for each record."""
+def with_llamafactory(export: Path, game: str, splits: tuple[str, ...] = ("train",)) -> Path:
+    """``export`` with LLaMA-Factory's entries of ``splits``, ``depthfirst_<game>_<split>``, a row for each
+    record."""
     (export / "llamafactory").mkdir()
-    records = len((export / "train.jsonl").read_text().splitlines())  # a row a record, as an export's
-    (export / "llamafactory" / "train.json").write_text(json.dumps([{"messages": []}] * records))
-    entry = {"file_name": "train.json", "formatting": "sharegpt"}
-    info = {f"depthfirst_{game}_train": entry}
+    info = {}
+    for split in splits:
+        records = len((export / f"{split}.jsonl").read_text().splitlines())  # a row a record, as an export's
+        (export / "llamafactory" / f"{split}.json").write_text(json.dumps([{"messages": []}] * records))
+        info[f"depthfirst_{game}_{split}"] = {"file_name": f"{split}.json", "formatting": "sharegpt"}
     (export / "llamafactory" / "dataset_info.json").write_text(json.dumps(info))
     return export
 
@@ -796,6 +798,26 @@ def test_a_second_export_given_as_dot_is_named_after_its_folder(inside, given, t
     assert (code, err) == (0, "")
     assert json.loads(printed)["settings"]["llamafactory"]["dataset"] == ["depthfirst_snake_train",
                                                                           "depthfirst_snake_train_snake2"]
+
+
+def test_every_entry_of_a_second_export_of_a_game_is_named_after_its_folder(tmp_path, capsys):
+    """A train-only Snake export, then one with val and test: only the second's train entry (the one whose
+    name clashed) got its folder's name, so its val and test were the plain depthfirst_snake_val and
+    depthfirst_snake_test, named as a first export's would be. Every entry of the second takes its folder's
+    name; the first's keep theirs."""
+    snake = with_llamafactory(hand_export(tmp_path / "ex" / "snake", "snake", {"train": ["one-1"]}), "snake")
+    ids = {split: [f"split-{split}"] for split in SPLITS}
+    split = with_llamafactory(hand_export(tmp_path / "ex" / "snake_split", "snake", ids), "snake", SPLITS)
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(snake), str(split), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "")
+    summary = json.loads(printed)
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert list(info) == ["depthfirst_snake_train", *(f"depthfirst_snake_{s}_snake_split" for s in SPLITS)]
+    assert summary["settings"]["llamafactory"] == {
+        "dataset_dir": "llamafactory", "eval_dataset": ["depthfirst_snake_val_snake_split"],
+        "dataset": ["depthfirst_snake_train", "depthfirst_snake_train_snake_split"]}
+    assert "eval_dataset: depthfirst_snake_val_snake_split" in summary["settings_lines"][-1]
 
 
 @pytest.mark.parametrize("damage, message", [
