@@ -6,6 +6,8 @@
 
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
+                  Emphasis around a letter does not matter ("Option __B__" as "Option **B**"); one joined
+                  to a name by underscores is none ("B_2", "A_B").
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
                   is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
@@ -145,7 +147,9 @@ _WORD = r"[a-z0-9]+(?:_+[a-z0-9]+)*"
 _WORDS = re.compile(_WORD)
 # A sign ends a word only where no word goes on: "x-" is the turn, "x-axis" and "x-_axis" the axis (no turn).
 _SIGNED_WORDS = re.compile(_WORD + r"(?:[+\-](?!_*[a-z0-9]))?")
-_LETTER = re.compile(r"\b[A-Z]\b")
+# A capital standing alone, in underscore emphasis too ("__B__" as "**B**"); joined to a name by underscores
+# ("B_2", "A_B", "__B_2__") it is none. The letter is group 1.
+_LETTER = re.compile(r"(?<!\w)_{0,3}([A-Z])_{0,3}(?!\w)")
 # An axis with a sign after it, as the prompts name turns, or before it, as they name axes: "Z-", "x +", "-z",
 # "+Y"; not "Z-axis", "Z-90", "x-z", "270-Z".
 _SIGNED_AXIS = re.compile(r"\b[XYZxyz]\s?([+\-])(?![\w+\-])|(?<![\w+\-])([+\-])[XYZxyz]\b")
@@ -519,7 +523,7 @@ def _named_letters(text: str) -> set[str]:
     if len(bare) == 1:
         return {bare.lower()} if bare.isalpha() else set()
     articles = {m.start(1) for m in _ARTICLE_A.finditer(text)}
-    named = {m.group().lower() for m in _LETTER.finditer(text) if m.start() not in articles}
+    named = {m.group(1).lower() for m in _LETTER.finditer(text) if m.start(1) not in articles}
     named.update(next(g for g in m.groups() if g) for m in _LOWER_BUTTON.finditer(text))
     return named
 
@@ -656,7 +660,8 @@ def _option_letter(text: str, options: list[str]) -> str | None:
 def _letters(text: str, valid: set[str]) -> set[str]:
     """The valid option letters ``text`` names (see ``_option_letter``)."""
     found = {m for m in _LETTER.findall(text) if m in valid}
-    if "I" in found and all(_pronoun_i(text, m.start()) for m in _LETTER.finditer(text) if m.group() == "I"):
+    capitals_i = [m.start(1) for m in _LETTER.finditer(text) if m.group(1) == "I"]
+    if "I" in found and all(_pronoun_i(text, at) for at in capitals_i):
         found.discard("I")  # every I is the pronoun: "I think so" names no option
     for m in _LOWER_LETTER.finditer(text):  # "option b", "answer: b", "(b)"
         letter = next(g for g in m.groups() if g).upper()

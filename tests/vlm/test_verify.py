@@ -2409,3 +2409,25 @@ def test_a_negation_inside_a_name_keeps_the_answer() -> None:
     """"not" joined to a name by underscores ("is_not_blocked") is no negation."""
     for reply in ("UP: is_not_blocked is true", "UP, since cannot_move_x is false", "UP (dont_care flag)"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_underscore_emphasis_around_an_option_letter_reads_as_the_letter() -> None:
+    """"Option __B__" scored 0 where B is the answer (lost credit) while "Option **B**" scores 1: the letter
+    reader took "_" for a word character, so no letter stood alone. Underscores around a letter are
+    emphasis now, as asterisks are, for options, rotation options and buttons."""
+    for reply, spec in (("Option __B__", CHOICE), ("I pick _B_.", CHOICE), ("__B__ is correct", CHOICE),
+                        ("Option __B__", NINE_B), ("Option __I__", NINE_I), ("__A__", ANGLE_OPTS)):
+        assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, (reply, spec["answer"])
+    assert verify(wrap("Option __B__, not __C__"), record(CHOICE))["accuracy"] == 0.0
+    # Button a, also a word, is read where it stands as a letter (``_named_letters``).
+    assert parse_move(wrap("Press __A__"), record(NEXT_BUTTON)) == "a"
+
+
+def test_an_option_letter_inside_a_name_is_no_option() -> None:
+    """A letter joined to a name by underscores ("B_2", "A_B", "__B_2__") is no option letter; a reply that
+    names the answer beside such a name keeps it."""
+    for reply in ("B_2", "__B_2__", "A_B", "Option C_B"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+    for reply in ("B, since C_2 is clear", "Option B: D_1 is far", "B because __init__ holds"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
+    assert verify(wrap("I, as I_x shows"), record(NINE_I))["accuracy"] == 1.0
