@@ -42,8 +42,11 @@ from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterrupti
 
 _T = TypeVar("_T")
 RUNS_DIR = Path("runs")
-# Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted.
-_STEP = re.compile(r"step_(\d+)\.zip")
+# Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted. The
+# step in ASCII digits, as save_checkpoint writes it: \d took a user's step_<Arabic-Indic 1>.zip (int() reads
+# it) for checkpoint 1.
+_STEP_NAME = r"step_([0-9]+)\.zip"
+_STEP = re.compile(_STEP_NAME)
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
 # "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive);
 # UnpicklingError from torch.load on a member that is no torch file.
@@ -56,8 +59,8 @@ OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 _PID = "[1-9][0-9]*"
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
-_CHECKPOINT_TEMP = rf"\.step_\d+\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
-CHECKPOINT_NAME = re.compile(rf"step_\d+\.zip|{_CHECKPOINT_TEMP}")
+_CHECKPOINT_TEMP = rf"\.step_[0-9]+\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
+CHECKPOINT_NAME = re.compile(rf"{_STEP_NAME}|{_CHECKPOINT_TEMP}")
 # What training writes into a run folder; --force may clear these, the temp files of the writers there
 # (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.
 MILESTONES_FILE = "milestones.json"  # a Game Boy run's best game/* figures, kept across --resume

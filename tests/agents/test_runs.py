@@ -375,6 +375,24 @@ def test_pruning_keeps_a_users_file_named_step_something_step_n(tmp_path):
     assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
 
 
+def test_a_users_step_file_in_other_digits_is_no_checkpoint(tmp_path):
+    # \d took any Unicode digit (int() reads them): a user's step_\u0661.zip (Arabic-Indic 1) counted as
+    # checkpoint 1, which pruning deleted with the run's own and --force took for training's. The writer
+    # writes ASCII digits, as a pid (_PID).
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    mine = run / "checkpoints" / "step_\u0661.zip"
+    mine.write_text("mine")
+    for steps in (10, 20, 30, 40):
+        runs.save_checkpoint(FakeModel(steps), run)
+    assert mine.read_text() == "mine"
+    assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
+    refused = re.escape(f"holds files a run does not write (checkpoints/{mine.name})")
+    with pytest.raises(runs.RunError, match=refused):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert mine.read_text() == "mine"
+
+
 def test_pruning_keeps_the_newest_checkpoints_by_step_and_model_zip_is_the_last(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
