@@ -922,9 +922,47 @@ def given_checkpoint(file: str | Path) -> Path:
     return ckpt
 
 
+def _no_file(path: Path) -> str | None:
+    """What ``path`` is where it is there but no regular file (a folder, a FIFO, a symlink loop or one to
+    a missing file); None where it is a file or missing."""
+    if path.is_file() or not os.path.lexists(path):
+        return None
+    if path.is_dir():
+        return "a folder"
+    kind = file_kind(path)
+    if kind is not None:
+        return kind
+    try:
+        path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symlink loop"
+        if e.errno == errno.ENOENT:
+            return f"a broken symlink (to {os.readlink(path)})"
+        return f"unreadable ({e.strerror})"
+    return "of an unknown kind"
+
+
+def other_model(path: Path, run: Path | None) -> str:
+    """For a model file that cannot be loaded to play: another of ``run``'s files, which may load
+    (--checkpoint): its model.zip, else its newest checkpoint. A --resume (no ``run``) says its own."""
+    if run is None:
+        return ""
+    found = [f for _, f in reversed(checkpoints(run))]
+    # Whole zips only: a copy cut short (the zero-byte file of an interrupted copy) would not load either.
+    others = [f for f in (run / "model.zip", *found)
+              if f.is_file() and not same_file(f, path) and zipfile.is_zipfile(f)]
+    if not others:
+        return "; the run has no other model file: give one with --checkpoint, or train the run again"
+    what = ("model.zip" if others[0].name == "model.zip" else
+            "newest checkpoint" if others[0] == found[0] else "older checkpoint")
+    return f"; the run's {what} may load: --checkpoint {others[0]}"
+
+
 def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
     """The model file a command plays: ``checkpoint`` (``--checkpoint``) if given, else the run's
-    model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``."""
+    model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``. A model.zip that
+    is there but no file is refused (``RunError``), not passed over."""
     if checkpoint is not None:
         try:
             ckpt = given_checkpoint(checkpoint)
@@ -943,8 +981,12 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
                 raise RunError(f"--checkpoint {ckpt} is not a checkpoint (a model file SB3 saved, a .zip); "
                                f"the run's are in {run / 'checkpoints'} and {run / 'model.zip'}")
         return ckpt
-    if (run / "model.zip").is_file():
-        return run / "model.zip"
+    own = run / "model.zip"
+    if own.is_file():
+        return own
+    kind = _no_file(own)
+    if kind is not None:  # damage or a bad copy: the newest checkpoint, played instead, was labelled as it
+        raise RunError(f"cannot load checkpoint {own}: it is {kind}, not a file{other_model(own, run)}")
     try:
         return latest_checkpoint(run, instead)
     except RunError:

@@ -53,8 +53,8 @@ from agents.runs import (
     checkpoints,
     latest_checkpoint,
     not_a_flag,
+    other_model,
     restart_command,
-    same_file,
     save_checkpoint,
     saved_step,
     trained_env,
@@ -163,22 +163,6 @@ class _NoOptimizer:
                        "load it with its env to train or save it")
 
 
-def _other_model(path: Path, run: Path | None) -> str:
-    """For a model file that cannot be loaded to play: another of ``run``'s files, which may load
-    (--checkpoint): its model.zip, else its newest checkpoint. A --resume (no ``run``) says its own."""
-    if run is None:
-        return ""
-    found = [f for _, f in reversed(checkpoints(run))]
-    # Whole zips only: a copy cut short (the zero-byte file of an interrupted copy) would not load either.
-    others = [f for f in (run / "model.zip", *found)
-              if f.is_file() and not same_file(f, path) and zipfile.is_zipfile(f)]
-    if not others:
-        return "; the run has no other model file: give one with --checkpoint, or train the run again"
-    what = ("model.zip" if others[0].name == "model.zip" else
-            "newest checkpoint" if others[0] == found[0] else "older checkpoint")
-    return f"; the run's {what} may load: --checkpoint {others[0]}"
-
-
 def resume_settings(ppo: dict[str, Any]) -> dict[str, Any]:
     """``ppo`` (a run's resolved settings) as the attributes SB3's ``load`` sets before it builds the model's
     schedules and rollout buffer: each keyword is stored under its own name, but ``stats_window_size``."""
@@ -197,7 +181,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
     kind = file_kind(path)
     if kind is not None:  # a FIFO's open waits for a writer: a --resume hung without a word
-        raise RunError(f"cannot load checkpoint {path}: it is {kind}, not a file{_other_model(path, run)}")
+        raise RunError(f"cannot load checkpoint {path}: it is {kind}, not a file{other_model(path, run)}")
     try:
         with zipfile.ZipFile(path) as z:
             data = saved_data(z, path)
@@ -248,7 +232,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         cause = re.sub(r"^Weights only load failed\..*(WeightsUnpickler error: .*?)"
                        r"( Check the documentation of torch\.load.*)?$", r"\1", cause)
         raise RunError(f"cannot load checkpoint {path}: {what} ({type(e).__name__}: {cause})"
-                       f"{_other_model(path, run)}") from e
+                       f"{other_model(path, run)}") from e
     except AttributeError as e:  # RecurrentPPO.load of a plain PPO checkpoint looks for its LSTM
         other = "without" if cfg.get("recurrent") else "with"
         raise AlgorithmMismatch(f"cannot load checkpoint {path} as {algorithm(cfg).__name__}, this run's "

@@ -1080,6 +1080,28 @@ def test_a_model_file_given_as_the_run_points_to_checkpoint(scripts, tmp_path, c
         assert capsys.readouterr().err == f"error: {argv[0]} is a file; give the run folder ({run})\n"
 
 
+def test_a_model_zip_that_is_a_folder_is_refused_by_evaluate_export_and_compare(scripts, tmp_path, capsys):
+    # A bad copy left model.zip a folder: the three played the newest checkpoint instead, their results
+    # labelled as the run's final model, and exited 0.
+    import zipfile
+
+    run, step = run_with_a_checkpoint(tmp_path)
+    with zipfile.ZipFile(step, "w") as z:  # a whole zip: the one to name
+        z.writestr("data", "{}")
+    (run / "model.zip").mkdir()
+    told = (f"cannot load checkpoint {run / 'model.zip'}: it is a folder, not a file; the run's newest "
+            f"checkpoint may load: --checkpoint {step}\n")
+    out = ["--out", str(tmp_path / "out"), "--no-progress"]
+    assert scripts.evaluate.main([str(run), "--no-progress"]) == 2
+    assert capsys.readouterr().err == f"error: {told}"
+    assert scripts.export_trajectories.main([str(run), *out]) == 2
+    assert capsys.readouterr().err == f"error: {told}"
+    assert scripts.compare.main(["--specialist", str(run), *out]) == 2
+    assert capsys.readouterr().err == f"error: --specialist {told}"
+    assert not (tmp_path / "out").exists()
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoints", "command.txt", "config.yaml", "model.zip"]
+
+
 def test_a_model_file_given_as_the_run_of_an_export_or_comparison_points_to_checkpoint(scripts, tmp_path,
                                                                                       capsys):
     # export_trajectories.py and compare.py --specialist take --checkpoint as evaluate.py does, but a model

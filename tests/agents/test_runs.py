@@ -502,6 +502,35 @@ def test_a_checkpoint_is_resumed_before_model_zip_and_model_zip_is_played_before
     assert runs.model_file(run, None, "give --checkpoint FILE") == run / "model.zip"
 
 
+@pytest.mark.parametrize(("make", "kind"), [
+    (Path.mkdir, "a folder"),
+    (lambda p: p.symlink_to(p.name), "a symlink loop"),
+    (lambda p: p.symlink_to("gone.zip"), "a broken symlink (to gone.zip)"),
+    (os.mkfifo, "a FIFO (named pipe)"),
+])
+def test_a_model_zip_that_is_no_file_is_refused_not_passed_over_for_a_checkpoint(tmp_path, make, kind):
+    # evaluate.py RUN played the newest checkpoint, labelled as the run's model, without a word: refused as a
+    # damaged model.zip is, naming the checkpoint to give instead.
+    import zipfile
+
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    newest = run / "checkpoints" / "step_8.zip"
+    with zipfile.ZipFile(newest, "w") as z:
+        z.writestr("data", "{}")
+    own = run / "model.zip"
+    make(own)
+    with pytest.raises(runs.RunError) as e:
+        runs.model_file(run, None, "give --checkpoint FILE")
+    assert str(e.value) == (f"cannot load checkpoint {own}: it is {kind}, not a file; the run's newest "
+                            f"checkpoint may load: --checkpoint {newest}")
+    newest.unlink()  # nothing else to play: "no checkpoint" said no more
+    with pytest.raises(runs.RunError, match=rf"^cannot load checkpoint .*: it is {re.escape(kind)}, not a "
+                       "file; the run has no other model file: give one with --checkpoint, or train the run "
+                       "again$"):
+        runs.model_file(run, None, "give --checkpoint FILE")
+
+
 def test_a_checkpoint_given_must_be_a_zip_file(tmp_path):
     with pytest.raises(runs.RunError, match=r"is a folder; give a model file"):
         runs.model_file(tmp_path, tmp_path, "")
