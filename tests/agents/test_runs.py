@@ -1921,3 +1921,23 @@ def test_the_temps_of_evaluate_and_training_are_their_writers_names_only(tmp_pat
     runs.remove_dead_eval_temps(run)
     assert f"({'.eval-step64.' + dead + '.tmp.json'})" in capsys.readouterr().err
     assert runs.not_run_files(run) == sorted(users)
+
+
+def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
+    # game_files.json (88a68745) records a Game Boy run's ROM and start state; a Snake run, a state of
+    # "none", or a path that is no file writes no record, so such runs' folders are as before.
+    rom, state = tmp_path / "cart.gb", tmp_path / "start.state"
+    rom.write_bytes(b"rom")
+    state.write_bytes(b"state")
+    for k, env_kwargs in enumerate(({"size": 10, "obs": "grid"}, {"rom": None, "state": "none"},
+                                    {"state": str(tmp_path / "missing.state")})):
+        run = tmp_path / f"run{k}"
+        run.mkdir()
+        runs.write_run_files(run, {"env": "x", "env_kwargs": env_kwargs}, "train_ppo.py")
+        assert sorted(p.name for p in run.iterdir()) == ["command.txt", "config.yaml"], env_kwargs
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.write_run_files(run, {"env": "x", "env_kwargs": {"rom": str(rom), "state": str(state)}}, "t")
+    assert runs.json_object(run / runs.GAME_FILES) == {
+        "rom": {"path": str(rom), "sha1": runs.file_sha1(rom)},
+        "state": {"path": str(state), "sha1": runs.file_sha1(state)}}
