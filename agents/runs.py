@@ -959,6 +959,12 @@ def other_model(path: Path, run: Path | None) -> str:
     return f"; the run's {what} may load: --checkpoint {others[0]}"
 
 
+def no_file_refusal(path: Path, kind: str, run: Path | None) -> RunError:
+    """The refusal of model file ``path``, which is ``kind`` (``_no_file``, ``file_kind``), not a file: to
+    play (``model_file``) and in ``load_model``, with ``run``'s ``other_model``."""
+    return RunError(f"cannot load checkpoint {path}: it is {kind}, not a file{other_model(path, run)}")
+
+
 def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
     """The model file a command plays: ``checkpoint`` (``--checkpoint``) if given, else the run's
     model.zip, else its newest checkpoint; else ``RunError``, which ends with ``instead``. A model.zip that
@@ -986,7 +992,7 @@ def model_file(run: Path, checkpoint: str | Path | None, instead: str) -> Path:
         return own
     kind = _no_file(own)
     if kind is not None:  # damage or a bad copy: the newest checkpoint, played instead, was labelled as it
-        raise RunError(f"cannot load checkpoint {own}: it is {kind}, not a file{other_model(own, run)}")
+        raise no_file_refusal(own, kind, run)
     try:
         return latest_checkpoint(run, instead)
     except RunError:

@@ -52,6 +52,7 @@ from agents.runs import (
     RunError,
     checkpoints,
     latest_checkpoint,
+    no_file_refusal,
     not_a_flag,
     other_model,
     restart_command,
@@ -181,7 +182,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
     ``--resume``) only SB3's orthogonal initialisation of the weights the checkpoint replaces is skipped."""
     kind = file_kind(path)
     if kind is not None:  # a FIFO's open waits for a writer: a --resume hung without a word
-        raise RunError(f"cannot load checkpoint {path}: it is {kind}, not a file{other_model(path, run)}")
+        raise no_file_refusal(path, kind, run)
     try:
         with zipfile.ZipFile(path) as z:
             data = saved_data(z, path)
