@@ -153,7 +153,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # called it "not a depthfirst run folder", and a new run offered --resume or --force.
             if training_now(path):
                 raise RunError(training_now_refused(path))
-            if not force and not _is_run(path):  # neither --resume nor --force would take it
+            if not _is_run(path):  # neither --resume nor --force would take it
+                if force:
+                    raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
+                                   "(no config.yaml and command.txt)")
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
             # What --resume loads (latest_checkpoint): an empty checkpoints/ is a first save killed midway
@@ -166,9 +169,6 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                 resume = shlex.quote(not_a_flag(path))  # as typed in a shell: "my runs/a" is two words
                 raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
                                f"continue it with --resume {resume}, or pass --force to replace it")
-            if not _is_run(path):
-                raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
-                               "(no config.yaml and command.txt)")
             foreign = not_run_files(path)
             if foreign:
                 raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
