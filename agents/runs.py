@@ -840,7 +840,8 @@ def resume_point(path: Path) -> Path:
 
 def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
     """The run's newest checkpoint, else its model.zip; else ``RunError`` saying what to do: start the
-    run again or, as the command allows, ``instead`` (e.g. "give --checkpoint FILE")."""
+    run again or, as the command allows, ``instead`` (e.g. "give --checkpoint FILE"), naming a model.zip
+    that is there but no file."""
     found = checkpoints(path)
     if found:
         return found[-1][1]
@@ -854,6 +855,15 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
     # since (a copy kept as best.zip is not looked for), not "stopped before its first checkpoint".
     folder = path / "checkpoints"
     renamed = sorted(f.name for f in folder.glob("*.zip") if not CHECKPOINT_NAME.fullmatch(f.name))
+    own = path / "model.zip"
+    kind = _no_file(own)
+    if kind is not None:  # there but no file (a bad copy): "no checkpoint ... or model.zip" hid it
+        if renamed:
+            how = (f"rename the one to load ({', '.join(renamed)}, in {folder}) to step_<N>.zip, N the step "
+                   "it was saved at")
+        raise RunError(f"{path}: no checkpoint to load: {folder} holds no step_<N>.zip, and {own} is {kind}, "
+                       f"not a file: put the run's model.zip back there to resume from it, or {how}, or "
+                       f"{instead}")
     if renamed:  # --force refuses such a file of the user's: renaming comes first
         how = (f"{folder} holds no step_<N>.zip but {', '.join(renamed)} (a copy under another name is not "
                "looked for): rename the one to load step_<N>.zip, N the step it was saved at")

@@ -1941,3 +1941,23 @@ def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
     assert runs.json_object(run / runs.GAME_FILES) == {
         "rom": {"path": str(rom), "sha1": runs.file_sha1(rom)},
         "state": {"path": str(state), "sha1": runs.file_sha1(state)}}
+
+
+@pytest.mark.parametrize(("make", "kind"), [
+    (Path.mkdir, "a folder"),
+    (lambda p: p.symlink_to(p.name), "a symlink loop"),
+    (os.mkfifo, "a FIFO (named pipe)"),
+])
+def test_a_resume_with_no_checkpoint_names_a_model_zip_that_is_no_file(tmp_path, make, kind):
+    # train_ppo.py --resume RUN said only "no checkpoint to load (checkpoints/step_*.zip or model.zip)",
+    # with model.zip there: that it is no file was left for the user to find (evaluate names it, 7ad239f1).
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    own = run / "model.zip"
+    make(own)
+    with pytest.raises(runs.RunError) as e:
+        runs.resume_point(run)
+    assert str(e.value) == (
+        f"{run}: no checkpoint to load: {run / 'checkpoints'} holds no step_<N>.zip, and {own} is {kind}, "
+        "not a file: put the run's model.zip back there to resume from it, or start it again with its "
+        f"command (in {run / 'command.txt'}) plus --force --run-dir {run}, or start a new run")
