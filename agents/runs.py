@@ -582,6 +582,24 @@ def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:
     return "; ".join(changed) or None
 
 
+def damaged_game_files(path: Path) -> str | None:
+    """What is wrong with run ``path``'s ``GAME_FILES`` where it is there but cannot be read as written
+    (not JSON, not an object, an entry that is no {path, sha1}, no regular file), or None: read as no
+    record, it left the ROM and start state unchecked without a word."""
+    file = path / GAME_FILES
+    if not os.path.lexists(file):
+        return None
+    kind = _no_file(file)
+    kept = json_object(file) if kind is None else None
+    if isinstance(kept, dict) and all(
+            isinstance(kept.get(key, {}), dict) and isinstance(kept.get(key, {"sha1": ""}).get("sha1"), str)
+            for key in ("rom", "state")):
+        return None
+    why = f"{kind}, not a file" if kind is not None else "not a JSON object"
+    return (f"{file} (the record of the ROM and start state the run started from) is {why}, so they cannot "
+            "be checked against it")
+
+
 def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True) -> dict[str, Any]:
     """The run's config.yaml; ``model_flag`` as in ``given_a_file``. ``warn``: say where its ROM or start
     state is another file than the run started from (``changed_game_files``): evaluate, the export and
@@ -657,6 +675,10 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
             raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
+    damaged = damaged_game_files(path) if warn else None
+    if damaged:
+        print(f"warning: {path}: {damaged}: put the run's own record back to check them, or delete it to "
+              "play on unchecked without this warning", file=sys.stderr)
     changed = changed_game_files(path, cfg["env_kwargs"]) if warn else None
     if changed:
         print(f"warning: {path}: {changed}: it plays from another start than it was trained from; put the "

@@ -42,6 +42,7 @@ from agents.runs import (
     RunError,
     changed_game_files,
     claim_run,
+    damaged_game_files,
     missing_folders,
     new_run_dir,
     read_run_config,
@@ -108,6 +109,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             run = Path(args.resume)
             try:
                 cfg = deep_merge(DEFAULTS, read_run_config(run, warn=False))
+                damaged = damaged_game_files(run)
+                if damaged:  # refused, not warned of: the resume writes a new record over it
+                    raise RunError(f"{run}: {damaged}: put the run's own record back to go on with the "
+                                   "run checked, or delete it to go on unchecked (the resume records the "
+                                   "files it reads then)")
                 changed = changed_game_files(run, cfg["env_kwargs"])
                 if changed:  # trained on from another start than its checkpoints learned
                     raise RunError(f"{run}: {changed}: put the run's own back there to go on with the run, "

@@ -1613,6 +1613,48 @@ def test_a_run_whose_start_state_was_made_again_at_its_path_is_refused_on_resume
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [old, run]
 
 
+def test_a_corrupt_record_of_a_runs_game_files_is_named_not_read_as_none(
+        tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # A game_files.json that is not JSON, not an object or a FIFO was read as no record: --resume trained
+    # on, unchecked and unsaid (and its save wrote a new record over it), and evaluate played unwarned.
+    import agents.train
+    from agents.config import load_config, resolve
+    from agents.runs import read_run_config, write_run_files
+
+    trained: list[Path] = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: trained.append(run))
+    state, boot = tmp_path / "start.state", tmp_path / "boot.txt"
+    boot.write_text("boot 120\n")
+    make_state(TEST_CARTRIDGE, boot, state)
+    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
+    cfg["env_kwargs"].update(rom=str(TEST_CARTRIDGE), state=str(state))
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    write_run_files(run, cfg, "python train_ppo.py")
+    record = run / "game_files.json"
+    for damage, why in (("{cut", "not a JSON object"), ("[1]", "not a JSON object"),
+                        ('{"state": "a"}', "not a JSON object"), (None, "a FIFO (named pipe), not a file")):
+        record.unlink()
+        if damage is None:
+            os.mkfifo(record)
+        else:
+            record.write_text(damage)
+        problem = (f"{record} (the record of the ROM and start state the run started from) is {why}, so they "
+                   "cannot be checked against it")
+        assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2, damage
+        assert capsys.readouterr().err == (
+            f"error: --resume {run}: {problem}: put the run's own record back to go on with the run checked, "
+            "or delete it to go on unchecked (the resume records the files it reads then)\n")
+        assert read_run_config(run)["env_kwargs"]["state"] == str(state)
+        assert capsys.readouterr().err == (
+            f"warning: {run}: {problem}: put the run's own record back to check them, or delete it to play "
+            "on unchecked without this warning\n")
+    assert not trained
+    record.unlink()  # the way out it names
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [run]
+
+
 def test_a_state_replaced_beside_its_old_record_is_refused_naming_the_record_not_the_rom(
         tmp_path: Path) -> None:
     # A state copied by hand over one with a record kept the old record, which then blamed the ROM: the
