@@ -2431,3 +2431,24 @@ def test_an_option_letter_inside_a_name_is_no_option() -> None:
     for reply in ("B, since C_2 is clear", "Option B: D_1 is far", "B because __init__ holds"):
         assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
     assert verify(wrap("I, as I_x shows"), record(NINE_I))["accuracy"] == 1.0
+
+
+def test_a_dead_end_killed_or_suicide_is_a_verdict_on_the_move() -> None:
+    """"UP is a dead end", "UP would be killed" and "UP would be suicide" scored 1 where UP is the answer
+    (false credit): none was in a verdict list. They are verdicts on the move now (_BAD), which name the move
+    in a Snake worst answer."""
+    for reply in ("UP is a dead end", "UP would be killed", "UP would be suicide", "UP is dead-end",
+                  "UP, which is a dead end", "UP - dead end", "UP is **a dead end**", "UP is __suicide__",
+                  "UP (killed)"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is a dead end", "DOWN would be killed", "DOWN is suicide"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_dead_end_killed_or_suicide_denied_or_conceded_keeps_the_answer() -> None:
+    """Denied, conceded or said of another word, a dead end, killed or suicide keeps the answer."""
+    for reply in ("UP is not a dead end", "UP won't be killed", "UP isn't suicide", "UP would not be killed",
+                  "UP, a dead end as it may seem, works", "UP: dead ends are far",
+                  "DOWN is a dead end, so UP", "UP is a dead ending? No"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
