@@ -2452,3 +2452,26 @@ def test_a_dead_end_killed_or_suicide_denied_or_conceded_keeps_the_answer() -> N
                   "UP, a dead end as it may seem, works", "UP: dead ends are far",
                   "DOWN is a dead end, so UP", "UP is a dead ending? No"):
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
+def test_leading_to_death_or_going_to_crash_takes_the_answer_back() -> None:
+    """"UP leads to death" and "UP is going to crash" scored 1 where UP is the answer (false credit): "lead
+    to" was no fatal verb and "is going to" no would or will. Both are read now, with the same closed lists;
+    they name the move in a Snake worst answer."""
+    for reply in ("UP leads to death", "UP would lead to a crash", "UP will lead to a collision",
+                  "UP is going to crash", "UP is going to hit the wall", "UP is going to kill the snake",
+                  "UP, which leads to death", "UP - that is going to crash", "UP (that's going to die)",
+                  "UP **leads** to death"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN leads to death", "DOWN is going to crash", "DOWN, which is going to hit the wall"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_leading_elsewhere_or_not_going_to_crash_keeps_the_answer() -> None:
+    """Leading to anything else, going somewhere, or a denied "going to" keeps the answer."""
+    for reply in ("UP leads to the apple", "UP is not going to crash", "UP isn't going to die",
+                  "UP is going to the apple", "UP would not lead to death", "UP never leads to a crash",
+                  "UP is going to kill the other snake", "UP leads to deathtraps later? No",
+                  "DOWN leads to death, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
