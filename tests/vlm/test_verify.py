@@ -2475,3 +2475,18 @@ def test_leading_elsewhere_or_not_going_to_crash_keeps_the_answer() -> None:
                   "UP is going to kill the other snake", "UP leads to deathtraps later? No",
                   "DOWN leads to death, so UP"):
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
+def test_a_lowercase_option_letter_in_emphasis_counts() -> None:
+    """"option __b__" and "Option **b**" scored 0 where B is the answer (lost credit) while "option b" scores
+    1: the lowercase letter was read bare or in brackets only. Emphasis around it reads as without it."""
+    for reply in ("option __b__", "Option **b**", "option _b_.", "answer: **b**", "Option **b** is correct",
+                  "option *b*, I think"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
+    assert verify(wrap("option **b**, not option **c**"), record(CHOICE))["accuracy"] == 0.0
+
+
+def test_a_lowercase_letter_in_emphasis_in_running_text_is_no_option() -> None:
+    """Emphasis does not make running text a letter: an article, a name joined by underscores, a word."""
+    for reply in ("my answer: **a** box", "option **b_2**", "option __b2__", "answer: **bc**"):
+        assert verify(wrap(reply), record(CHOICE | {"answer": "A"}))["accuracy"] == 0.0, reply
