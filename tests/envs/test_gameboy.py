@@ -1563,30 +1563,43 @@ def test_a_resume_whose_start_state_was_made_on_another_rom_names_the_run_config
     assert f"not on the run's ROM {TEST_CARTRIDGE} ('DEPTHFIRST', SHA-1 " in err and err.count("\n") == 1
 
 
-def test_a_run_whose_start_state_was_made_again_at_its_path_is_refused_on_resume_and_warned_of(
-        tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
-    # config.yaml keeps only the state's path: a state made again there (make_state.py --force) on the same
-    # ROM passed its record's check, and --resume, evaluate, the export and compare went on from it unsaid.
-    import yaml
-
+def stubbed_run_on_the_cartridge(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                 ) -> tuple[list[Path], Path, Path, dict]:
+    """A pokemon_red run on the test cartridge in ``tmp_path / "run"``, from a start state of its own, with
+    one checkpoint and its files as training writes them when it starts; training stubbed to list the runs
+    it is given. Returns that list, the state, the boot inputs that made it, and the config."""
     import agents.train
     from agents.config import load_config, resolve
-    from agents.runs import read_run_config, write_run_files
+    from agents.runs import write_run_files
 
     trained: list[Path] = []
     monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: trained.append(run))
     state, boot = tmp_path / "start.state", tmp_path / "boot.txt"
     boot.write_text("boot 120\n")
     make_state(TEST_CARTRIDGE, boot, state)
-    first = hashlib.sha1(state.read_bytes()).hexdigest()
     cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
     cfg["env_kwargs"].update(rom=str(TEST_CARTRIDGE), state=str(state))
-    old, run = tmp_path / "old", tmp_path / "run"
-    for folder in (old, run):
-        (folder / "checkpoints").mkdir(parents=True)
-        (folder / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
+    write_run_files(run, cfg, "python train_ppo.py")
+    return trained, state, boot, cfg
+
+
+def test_a_run_whose_start_state_was_made_again_at_its_path_is_refused_on_resume_and_warned_of(
+        tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    # config.yaml keeps only the state's path: a state made again there (make_state.py --force) on the same
+    # ROM passed its record's check, and --resume, evaluate, the export and compare went on from it unsaid.
+    import yaml
+
+    from agents.runs import read_run_config
+
+    trained, state, boot, cfg = stubbed_run_on_the_cartridge(tmp_path, monkeypatch)
+    run, old = tmp_path / "run", tmp_path / "old"
+    first = hashlib.sha1(state.read_bytes()).hexdigest()
+    (old / "checkpoints").mkdir(parents=True)
+    (old / "checkpoints" / "step_64.zip").write_bytes(b"a model")
     (old / "config.yaml").write_text(yaml.safe_dump(cfg))  # a run from before the record
-    write_run_files(run, cfg, "python train_ppo.py")  # as training writes them when it starts
     boot.write_text("boot 150\n")
     make_state(TEST_CARTRIDGE, boot, state, force=True)  # the same ROM: its record's check passes
     again = hashlib.sha1(state.read_bytes()).hexdigest()
@@ -1617,21 +1630,10 @@ def test_a_corrupt_record_of_a_runs_game_files_is_named_not_read_as_none(
         tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     # A game_files.json that is not JSON, not an object or a FIFO was read as no record: --resume trained
     # on, unchecked and unsaid (and its save wrote a new record over it), and evaluate played unwarned.
-    import agents.train
-    from agents.config import load_config, resolve
-    from agents.runs import read_run_config, write_run_files
+    from agents.runs import read_run_config
 
-    trained: list[Path] = []
-    monkeypatch.setattr(agents.train, "train", lambda cfg, run, *args, **kwargs: trained.append(run))
-    state, boot = tmp_path / "start.state", tmp_path / "boot.txt"
-    boot.write_text("boot 120\n")
-    make_state(TEST_CARTRIDGE, boot, state)
-    cfg = resolve({**load_config("pokemon_red"), "policy": "tiny", "device": "cpu"}, False)
-    cfg["env_kwargs"].update(rom=str(TEST_CARTRIDGE), state=str(state))
+    trained, state, _, _ = stubbed_run_on_the_cartridge(tmp_path, monkeypatch)
     run = tmp_path / "run"
-    (run / "checkpoints").mkdir(parents=True)
-    (run / "checkpoints" / "step_64.zip").write_bytes(b"a model")
-    write_run_files(run, cfg, "python train_ppo.py")
     record = run / "game_files.json"
     for damage, why in (("{cut", "not a JSON object"), ("[1]", "not a JSON object"),
                         ('{"state": "a"}', "not a JSON object"), (None, "a FIFO (named pipe), not a file")):
