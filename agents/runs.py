@@ -450,28 +450,33 @@ def _remove_temps(folder: Path, pattern: re.Pattern[str],
     return removed
 
 
+def _say_removed(folder: Path, removed: Sequence[str], writer: str) -> None:
+    """The one line the clean-ups below print when they removed the temp files ``removed`` (names under
+    ``folder``) that ``writer`` left; on stderr, as a note: stdout is a --json script's JSON alone."""
+    from vlm.tasks import plural
+
+    if removed:
+        print(f"{folder}: removed {plural(len(removed), 'temp file')} that {writer} left "
+              f"({', '.join(sorted(removed))})", file=sys.stderr)
+
+
 def remove_stale_temps(path: Path) -> None:
     """Remove the temp files an earlier trainer of run ``path`` left half-written (only training writes
-    these names, so with the run's lock held none is in use), and say so in one line."""
-    removed = [Path(folder) / name for folder, pattern in _STALE_TEMPS.items()
+    these names, so with the run's lock held none is in use), and say so in one line on stderr."""
+    removed = [str(Path(folder) / name) for folder, pattern in _STALE_TEMPS.items()
                for name in _remove_temps(path / folder, pattern)]
-    if removed:
-        print(f"{path}: removed {len(removed)} temp file(s) an interrupted save left behind "
-              f"({', '.join(map(str, sorted(removed)))})")
+    _say_removed(path, removed, "a killed save")
 
 
 def remove_dead_eval_temps(folder: Path) -> None:
     """Remove the temp files that evaluations killed outright (SIGKILL, a power cut: no cleanup ran) left
     in ``folder``, as large as the results they were to become, and say so in one line: evaluate's exact
     names (``EVAL_TEMP``) whose writer's pid runs no more (``process_running``; one that runs may be writing
-    them). Before, nothing removed them."""
+    them), on stderr. Before, nothing removed them."""
     def writing(m: re.Match[str]) -> bool:  # the pid in the name, one of the three forms'
         return process_running(int(m.group("json") or m.group("video") or m.group("frames")))
 
-    removed = _remove_temps(folder, EVAL_TEMP, writing)
-    if removed:
-        print(f"{folder}: removed {len(removed)} temp file(s) that a killed evaluation left behind "
-              f"({', '.join(sorted(removed))})", file=sys.stderr)  # not on stdout: --json prints there
+    _say_removed(folder, _remove_temps(folder, EVAL_TEMP, writing), "a killed evaluation")
 
 
 def remove_dead_temps(path: Path, script: str) -> None:
@@ -487,11 +492,7 @@ def remove_dead_temps(path: Path, script: str) -> None:
         pid = int(m.group("pid"))
         return pid == os.getpid() or process_running(pid)
 
-    removed = _remove_temps(final.parent, pattern, writing)
-    if removed:
-        files = "a temp file" if len(removed) == 1 else f"{len(removed)} temp files"
-        print(f"{final.parent}: removed {files} that a killed {script} left ({', '.join(sorted(removed))})",
-              file=sys.stderr)  # not on stdout: --json prints there
+    _say_removed(final.parent, _remove_temps(final.parent, pattern, writing), f"a killed {script}")
 
 
 def foreign_entries(path: Path, entries: Iterable[str]) -> list[str]:

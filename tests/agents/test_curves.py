@@ -436,4 +436,4 @@ def test_the_temp_file_of_a_killed_plot_goes_with_the_next_one_and_a_running_one
         running.wait()
     assert sorted(p.name for p in plots.iterdir()) == sorted(["curve.png", *kept])
     err = capsys.readouterr().err
-    assert err == f"{plots}: removed a temp file that a killed plot_curve.py left ({left})\n"
+    assert err == f"{plots}: removed 1 temp file that a killed plot_curve.py left ({left})\n"

@@ -76,7 +76,7 @@ def test_the_temp_files_of_a_killed_evaluation_go_with_the_next_one_and_a_runnin
         running.wait()
     out, err = capsys.readouterr()
     assert sorted(p.name for p in run.iterdir()) == sorted(["config.yaml", "eval-random.json", *kept])
-    assert err == (f"{run}: removed 3 temp file(s) that a killed evaluation left behind "
+    assert err == (f"{run}: removed 3 temp files that a killed evaluation left "
                    f"({', '.join(sorted(left))})\n")
     assert json.loads(out)["episodes"] == 1  # stdout is --json's alone
 

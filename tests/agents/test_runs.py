@@ -1104,7 +1104,7 @@ def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path, ca
     assert not [name for name in stale if (run / name).exists()]
     assert all((run / name).exists() for name in kept) and (run / ".config.456.tmp.yaml").is_symlink()
     # runs/README.md: the next training command removes them "and says so", naming each one.
-    assert capsys.readouterr().out == (f"{run}: removed 4 temp file(s) an interrupted save left behind "
+    assert capsys.readouterr().err == (f"{run}: removed 4 temp files that a killed save left "
                                        "(.config.123.tmp.yaml, .milestones.123.tmp.json, .model.123.tmp.zip, "
                                        "checkpoints/.step_64.123.tmp.zip)\n")
 

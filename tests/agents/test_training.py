@@ -2565,9 +2565,9 @@ def test_a_resumed_run_drops_the_temp_files_a_killed_save_left(trained, scripts,
     for f in stale + kept:
         f.write_bytes(b"half a file")
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "removed 3 temp file(s) an interrupted save left behind" in out
-    assert all(str(f.relative_to(run)) in out for f in stale)
+    err = capsys.readouterr().err
+    assert "removed 3 temp files that a killed save left (" in err
+    assert all(str(f.relative_to(run)) in err for f in stale)
     assert not any(f.exists() for f in stale) and all(f.exists() for f in kept)
 
 
@@ -2644,11 +2644,11 @@ def test_claiming_a_run_removes_only_the_temp_files_its_own_writers_leave(tmp_pa
     assert not any(f.exists() for f in stale)
     assert all(f.exists() for f in kept) and (tmp_path / ".model.78.tmp.zip").is_symlink()
     assert target.read_bytes() == b"the user's" and (tmp_path / ".config.79.tmp.yaml").is_dir()
-    assert capsys.readouterr().out == (
-        f"{tmp_path}: removed 4 temp file(s) an interrupted save left behind (.config.77.tmp.yaml, "
+    assert capsys.readouterr().err == (
+        f"{tmp_path}: removed 4 temp files that a killed save left (.config.77.tmp.yaml, "
         ".milestones.77.tmp.json, .model.77.tmp.zip, checkpoints/.step_64.77.tmp.zip)\n")
     claim_run(tmp_path).close()
-    assert capsys.readouterr().out == ""  # nothing removed, nothing said
+    assert capsys.readouterr() == ("", "")  # nothing removed, nothing said
 
 
 def test_process_running_is_false_for_this_process_and_pids_no_process_has():

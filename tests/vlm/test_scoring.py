@@ -920,7 +920,7 @@ def test_the_temp_file_of_a_killed_scoring_goes_with_the_next_one_and_a_running_
         running.wait()
     shown, err = capsys.readouterr()
     assert sorted(p.name for p in folder.iterdir()) == sorted(["scores.json", *kept])
-    assert err == f"{folder}: removed a temp file that a killed score_predictions.py left ({left})\n"
+    assert err == f"{folder}: removed 1 temp file that a killed score_predictions.py left ({left})\n"
     assert json.loads(shown)["records"] == json.loads((folder / "scores.json").read_text())["records"]
 
 
