@@ -848,8 +848,17 @@ def saved_step(file: Path) -> int | None:
 def resume_point(path: Path) -> Path:
     """``latest_checkpoint`` for a ``--resume``, refused (``RunError``) where the run's model.zip holds a
     later step: the newer checkpoints were deleted by hand, and the resume's first save would replace
-    model.zip, its steps lost without a word. The user chooses: continue from it, or go back."""
+    model.zip, its steps lost without a word. The user chooses: continue from it, or go back. Refused too
+    where model.zip is a folder, which the resume's saves cannot replace."""
     ckpt = latest_checkpoint(path)
+    own = path / "model.zip"
+    # Every checkpoint's save replaces model.zip: a FIFO or a symlink is replaced, a folder is not, and the
+    # resume trained to its first checkpoint before it said so.
+    if own.is_dir() and not own.is_symlink():
+        raise RunError(f"{path}: {own} is a folder, not a file, and each checkpoint the resume saves "
+                       "writes model.zip too, which cannot replace a folder: training would stop at its "
+                       "first checkpoint; move it out of the run folder (or remove it, if it holds nothing "
+                       "you need) and resume again")
     step = _STEP.fullmatch(ckpt.name)
     ahead = saved_step(path / "model.zip") if step else None
     if step and ahead is not None and ahead > int(step.group(1)):

@@ -604,6 +604,29 @@ def test_a_resume_point_does_not_open_a_model_zip_that_is_no_file(tmp_path):
         signal.signal(signal.SIGALRM, old)
 
 
+def test_a_resume_point_is_refused_where_model_zip_is_a_folder_its_saves_cannot_replace(tmp_path):
+    # train_ppo.py --resume RUN with RUN/model.zip a folder (a bad copy) trained to its first checkpoint and
+    # only then stopped: "model.zip could not be written (Is a directory)". A FIFO or a symlink, even one to a
+    # folder, is replaced by the save, and resumed as before.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    newest = run / "checkpoints" / "step_256.zip"
+    newest.write_bytes(b"PK\x03\x04")
+    own = run / "model.zip"
+    own.symlink_to(tmp_path)
+    assert runs.resume_point(run) == newest
+    own.unlink()
+    own.mkdir()
+    (own / "data").write_text("the user's")
+    with pytest.raises(runs.RunError) as refused:
+        runs.resume_point(run)
+    assert str(refused.value) == (
+        f"{run}: {own} is a folder, not a file, and each checkpoint the resume saves writes model.zip too, "
+        "which cannot replace a folder: training would stop at its first checkpoint; move it out of the run "
+        "folder (or remove it, if it holds nothing you need) and resume again")
+    assert (own / "data").read_text() == "the user's"
+
+
 def test_the_run_relative_checkpoint_hint_names_only_a_run_file_that_is_not_here(tmp_path, monkeypatch):
     # The hint is for a path given as `ls RUN/checkpoints` shows it: where the path is there in the folder the
     # command runs in (a folder of that name, refused as such), or the run holds no file at it (a folder),
