@@ -143,7 +143,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             for left in asides(path):
                 print(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                       f"{path} and did not delete (it was killed before it finished): move it back, or "
-                      "delete it if you no longer need it")
+                      "delete it if you no longer need it", file=sys.stderr)  # as training's other notes
         try:
             occupied = any(path.iterdir())
         except (FileNotFoundError, NotADirectoryError):  # none, or a file put there since the check:

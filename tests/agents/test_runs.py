@@ -1838,7 +1838,7 @@ def test_a_run_an_earlier_force_left_aside_is_named_by_the_next_command(tmp_path
         with pytest.raises(runs.RunError, match="continue it with --resume"):
             runs.new_run_dir({"env": "snake"}, str(run), False)
     assert (left / "model.zip").read_bytes() == b"the old run's model"
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # on stderr, as training's other notes
     assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                           f"{run} and did not delete (it was killed before it finished): move it back, or "
                           "delete it if you no longer need it\n"), out
@@ -1851,7 +1851,7 @@ def test_a_run_a_killed_force_left_aside_is_named_where_no_run_folder_was_made_s
     path, aside, lock = runs.new_run_dir({"env": "snake"}, str(tmp_path / "run"), False)
     lock.close()
     assert path == tmp_path / "run" and aside is None and (left / "config.yaml").is_file()
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert out.startswith(f"note: {left} holds a run that an earlier train_ppo.py --force moved aside from "
                           f"{path} and did not delete"), out
 
