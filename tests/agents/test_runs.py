@@ -1922,7 +1922,7 @@ def test_only_a_folder_force_names_as_its_aside_is_called_a_run_it_left(tmp_path
     left = old_run(tmp_path / ".run.replaced-2")
     path, _, lock = runs.new_run_dir({"env": "snake"}, str(tmp_path / "run"), False)
     lock.close()
-    assert capsys.readouterr().out == (f"note: {left} holds a run that an earlier train_ppo.py --force moved "
+    assert capsys.readouterr().err == (f"note: {left} holds a run that an earlier train_ppo.py --force moved "
                                        f"aside from {path} and did not delete (it was killed before it "
                                        "finished): move it back, or delete it if you no longer need it\n")
 
