@@ -567,15 +567,35 @@ def game_files(env_kwargs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return files
 
 
+def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
+    """Run ``path``'s ``GAME_FILES`` record, its entries that hold a SHA-1 ({} without one: older runs read
+    as before), and what is wrong with it where it is there but cannot be read as written (not JSON, not an
+    object, an entry that is no {path, sha1}, no regular file)."""
+    file = path / GAME_FILES
+    if not os.path.lexists(file):
+        return {}, None
+    kind = _no_file(file)
+    kept = json_object(file) if kind is None else None
+    entries = kept if isinstance(kept, dict) else {}
+    valid = {key: entries[key] for key in ("rom", "state")
+             if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)}
+    if isinstance(kept, dict) and valid.keys() == {key for key in ("rom", "state") if key in kept}:
+        return valid, None
+    why = f"{kind}, not a file" if kind is not None else "not a JSON object"
+    return valid, (f"{file} (the record of the ROM and start state the run started from) is {why}, so they "
+                "cannot be checked against it")
+
+
 def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:
     """What differs of the ROM and start state run ``path`` reads now (its config.yaml's ``env_kwargs``)
-    from those it started from (its ``GAME_FILES``), or None: also for a run without that record (older
-    runs read as before) and a file no longer named (``state: none`` written in by hand)."""
-    kept = json_object(path / GAME_FILES) or {}
+    from those it started from (its ``GAME_FILES``), or None: also for a run without a readable record
+    (``damaged_game_files`` says what is wrong with one) and a file no longer named (``state: none``
+    written in by hand)."""
+    kept = _kept_game_files(path)[0]
     changed = []
     for key, now in game_files(env_kwargs).items():
         then = kept.get(key)
-        if isinstance(then, dict) and isinstance(then.get("sha1"), str) and then["sha1"] != now["sha1"]:
+        if then is not None and then["sha1"] != now["sha1"]:
             what = "start state" if key == "state" else "ROM"
             changed.append(f"the run's {what} {now['path']} (env_kwargs.{key} in its config.yaml) is not the "
                            f"one the run started from: its SHA-1 is {now['sha1']}, the run's {then['sha1']} "
@@ -584,21 +604,9 @@ def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:
 
 
 def damaged_game_files(path: Path) -> str | None:
-    """What is wrong with run ``path``'s ``GAME_FILES`` where it is there but cannot be read as written
-    (not JSON, not an object, an entry that is no {path, sha1}, no regular file), or None: read as no
-    record, it left the ROM and start state unchecked without a word."""
-    file = path / GAME_FILES
-    if not os.path.lexists(file):
-        return None
-    kind = _no_file(file)
-    kept = json_object(file) if kind is None else None
-    if isinstance(kept, dict) and all(
-            isinstance(kept.get(key, {}), dict) and isinstance(kept.get(key, {"sha1": ""}).get("sha1"), str)
-            for key in ("rom", "state")):
-        return None
-    why = f"{kind}, not a file" if kind is not None else "not a JSON object"
-    return (f"{file} (the record of the ROM and start state the run started from) is {why}, so they cannot "
-            "be checked against it")
+    """What is wrong with run ``path``'s ``GAME_FILES`` where it is there but cannot be read as written, or
+    None: read as no record, it left the ROM and start state unchecked without a word."""
+    return _kept_game_files(path)[1]
 
 
 def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True) -> dict[str, Any]:
