@@ -868,7 +868,7 @@ def resume_point(path: Path) -> Path:
                        "first checkpoint; move it out of the run folder (or remove it, if it holds nothing "
                        "you need) and resume again")
     step = _STEP.fullmatch(ckpt.name)
-    ahead = saved_step(path / "model.zip") if step else None
+    ahead = saved_step(own) if step else None
     if step and ahead is not None and ahead > int(step.group(1)):
         copy = path / "checkpoints" / f"step_{ahead}.zip"
         raise RunError(f"{path}: its model.zip holds step {ahead:,}, past its newest checkpoint {ckpt} (were "
