@@ -44,8 +44,10 @@ _T = TypeVar("_T")
 RUNS_DIR = Path("runs")
 # Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted. The
 # step in ASCII digits, as save_checkpoint writes it: \d took a user's step_<Arabic-Indic 1>.zip (int() reads
-# it) for checkpoint 1.
-_STEP_NAME = r"step_([0-9]+)\.zip"
+# it) for checkpoint 1. No leading zero, as save_checkpoint never writes one: a user's step_007.zip was
+# checkpoint 7, pruned with the run's own.
+_STEP_NUMBER = "(0|[1-9][0-9]*)"
+_STEP_NAME = rf"step_{_STEP_NUMBER}\.zip"
 _STEP = re.compile(_STEP_NAME)
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
 # "data" member (a foreign zip, or a truncated one whose end happens to read as the embedded torch archive);
@@ -59,7 +61,7 @@ OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
 _PID = "[1-9][0-9]*"
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
-_CHECKPOINT_TEMP = rf"\.step_[0-9]+\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
+_CHECKPOINT_TEMP = rf"\.step_{_STEP_NUMBER}\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
 CHECKPOINT_NAME = re.compile(rf"{_STEP_NAME}|{_CHECKPOINT_TEMP}")
 # What training writes into a run folder; --force may clear these, the temp files of the writers there
 # (``RUN_TEMP``) and evaluate's and compare's own results (``run_result``), nothing else.

@@ -393,6 +393,31 @@ def test_a_users_step_file_in_other_digits_is_no_checkpoint(tmp_path):
     assert mine.read_text() == "mine"
 
 
+@pytest.mark.parametrize("name", ["step_007.zip", "step_00.zip", ".step_007.123.tmp.zip"])
+def test_a_users_step_file_with_leading_zeros_is_no_checkpoint(tmp_path, name):
+    # [0-9]+ took a user's step_007.zip (save_checkpoint writes step_7.zip) for checkpoint 7: pruning deleted
+    # it with the run's own, --resume could load it, and --force took it for training's.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    mine = run / "checkpoints" / name
+    mine.write_text("mine")
+    for steps in (0, 10, 20, 30):
+        runs.save_checkpoint(FakeModel(steps), run)
+    assert mine.read_text() == "mine"
+    assert [step for step, _ in runs.checkpoints(run)] == [10, 20, 30]
+    refused = re.escape(f"holds files a run does not write (checkpoints/{mine.name})")
+    with pytest.raises(runs.RunError, match=refused):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert mine.read_text() == "mine"
+
+
+def test_step_0_is_a_checkpoint(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.save_checkpoint(FakeModel(0), run)
+    assert runs.checkpoints(run) == [(0, run / "checkpoints" / "step_0.zip")]
+
+
 def test_pruning_keeps_the_newest_checkpoints_by_step_and_model_zip_is_the_last(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
