@@ -199,9 +199,10 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             except OSError as e:
                 old_lock.close()
                 raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
-            # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough
+            # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough.
+            # On stderr, as the note naming a killed --force's leftover (and training's other notes).
             print(f"--force: the old run waits in {aside} until the new one finishes or stops with a "
-                  "checkpoint and its --resume command")
+                  "checkpoint and its --resume command", file=sys.stderr)
     taken = False  # a folder another command made where --force had just moved the old run from
     try:
         try:

@@ -838,7 +838,8 @@ def test_force_keeps_a_relative_run_dir_as_typed(tmp_path, monkeypatch, capsys):
     path, aside, lock = runs.new_run_dir({"env": "snake"}, "run", True)
     lock.close()
     assert (path, aside) == (Path("run"), Path(".run.replaced"))
-    assert "--force: the old run waits in .run.replaced until" in capsys.readouterr().out
+    said = capsys.readouterr()  # on stderr, as the note on a killed --force's leftover
+    assert "--force: the old run waits in .run.replaced until" in said.err and not said.out
     inner = tmp_path / "run" / "inner"
     inner.mkdir()
 
