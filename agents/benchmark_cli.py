@@ -191,6 +191,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     from envs import make_game
     from envs.bench import memory_per_emulator, pyboy_bare_sps, random_play
     from envs.gameboy.roms import TEST_CARTRIDGE
+    from vlm.tasks import plural
 
     seconds = args.seconds  # QUICK_SECONDS with --quick, as Snake's
     kwargs = {"rom": str(TEST_CARTRIDGE)}
@@ -212,7 +213,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
     finally:
         game.close()
     for w in sorted({1, args.workers}):
-        say(f"worker VecEnv, {w} worker(s) ...")
+        say(f"worker VecEnv, {plural(w, 'worker')} ...")
         out[f"vec_env_sps_w{w}"] = vec_env_sps("pokemon_red", w * args.emulators, w, seconds, **kwargs)
     say("memory ...")
     mem = memory_per_emulator("pokemon_red", 8, **kwargs)
@@ -222,7 +223,7 @@ def gameboy(args: argparse.Namespace, say: Callable[..., None]) -> int:
         return 0
     rows = [("bare PyBoy (1 core)", f"{out['pyboy_sps']:,.0f} steps/s ({out['pyboy_fps']:,.0f} frames/s)"),
             ("full env (1 core)", f"{out['env_sps']:,.0f} steps/s, overhead {out['env_overhead']:.1%}"),
-            *[(f"VecEnv, {k[len('vec_env_sps_w'):]} worker(s) × {args.emulators} emulators",
+            *[(f"VecEnv, {plural(int(k[len('vec_env_sps_w'):]), 'worker')} × {args.emulators} emulators",
                f"{v:,.0f} steps/s") for k, v in out.items() if k.startswith("vec_env_sps_w")],
             ("memory per emulator", "n/a" if mem is None else f"{out['memory_per_emulator_mb']:.1f} MB")]
     print_rows(rows, args.quick)

@@ -574,7 +574,10 @@ def check_device(device: str, cuda_available: bool | None = None) -> None:
         raise ValueError(f"--device {device}: {_why_no_cuda()} (use --device cpu)")
     # Given cuda_available too (resolve): a run on a missing index failed only in SB3, its run folder made.
     if dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+        from vlm.tasks import plural
+
+        have = plural(torch.cuda.device_count(), "CUDA device")
+        raise ValueError(f"--device {device}: this machine has {have}")
 
 
 # Keywords of PPO that the run sets itself, never a config.

@@ -836,8 +836,9 @@ class Rotation(Game):
             raise ValueError(f"state's turns 0 is a state at its target at step 0 only, got step {steps}: no "
                              "episode starts at its target")
         if turns not in reach:
-            raise ValueError(f"state is {d} quarter turn(s) from its target after {steps} step(s) of an "
-                             f"episode that started {turns} away: each step changes the distance by one")
+            raise ValueError(f"state is {d} quarter turn{'s' * (d != 1)} from its target after {steps} "
+                             f"step{'s' * (steps != 1)} of an episode that started {turns} away: each step "
+                             "changes the distance by one")
         self._ncubes[i] = n
         self._cubes[i, :n] = cubes
         self._colors[i, :n] = colors

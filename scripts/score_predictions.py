@@ -134,7 +134,7 @@ def show(result: dict[str, Any], args: argparse.Namespace) -> None:
     if result["results"][0]["overall"].get("format_errors"):
         # Right answers without the reasoning block (a bare "<answer>4</answer>") score yet count here:
         # without this line the table read "100% accuracy, every reply a format error" with no reason.
-        print("format errors: replies not written as <think>…</think> followed by the answer tag(s) the "
+        print("format errors: replies not written as <think>…</think> followed by each answer tag the "
               "question asks for; accuracy does not need that shape, the trainers' format reward does")
     if "note" in result.get("specialist", {}):
         print(f"\nspecialist {result['specialist']['run']}: {result['specialist']['note']}")

@@ -355,12 +355,16 @@ def test_a_cuda_device_index_past_the_machines_last_is_refused(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     check_device("cuda:1")  # the last of two
-    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA devices$"):
         check_device("cuda:2")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # "1 CUDA device(s)" before
+    with pytest.raises(ValueError, match=r"--device cuda:1: this machine has 1 CUDA device$"):
+        check_device("cuda:1")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     # A training run's too: it failed with a traceback in SB3, after its run folder was made.
     on_cuda_1 = resolved("device=cuda:1", cuda=True)
     assert (on_cuda_1["device"], on_cuda_1["policy"]) == ("cuda:1", "10m")  # a CUDA device: cuda_policy
-    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device\(s\)"):
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA devices"):
         resolved("device=cuda:2", cuda=True)
 
 

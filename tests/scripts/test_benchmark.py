@@ -176,8 +176,8 @@ def test_the_gameboy_figures_from_the_readmes_defaults_and_their_table(scripts, 
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in capsys.readouterr().out.splitlines())
     assert rows == {"bare PyBoy (1 core)": "250 steps/s (6,000 frames/s)",
                     "full env (1 core)": "200 steps/s, overhead 25.0%",
-                    "VecEnv, 1 worker(s) × 4 emulators": "100 steps/s",
-                    "VecEnv, 2 worker(s) × 4 emulators": "200 steps/s",
+                    "VecEnv, 1 worker × 4 emulators": "100 steps/s",
+                    "VecEnv, 2 workers × 4 emulators": "200 steps/s",
                     "memory per emulator": "3.0 MB"}
 
 

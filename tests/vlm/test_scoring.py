@@ -1721,7 +1721,8 @@ def test_the_printed_table_says_what_a_format_error_is(scripts, capsys, monkeypa
                            {"name": "specialist", "overall": cell}, {"name": "preds", "overall": cell}],
                   specialist={"run": "/r", "checkpoint": "/r/model.zip", "step": 4096, "move_questions": 4})
     assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
-    assert "\nformat errors: replies not written as <think>" in capsys.readouterr().out
+    assert ("\nformat errors: replies not written as <think>…</think> followed by each answer tag the "
+            "question asks for;") in capsys.readouterr().out
 
 
 def test_counts_of_one_are_said_in_the_singular(scripts, capsys, monkeypatch):

@@ -1896,6 +1896,26 @@ def test_the_move_that_fills_the_board_is_the_best_a_win_not_a_dead_end() -> Non
     assert "wins" in d.analysis and "dead end:" not in d.analysis
 
 
+def test_rotation_analyses_count_turns_in_the_right_number() -> None:
+    """The analyses read "1 quarter turn", "2 quarter turns", "then 1 turn remains": they said "1 turn(s)
+    remain" and "2 quarter turn(s) X+"."""
+    import re
+
+    mod = task_module("rotation")
+    wrong = re.compile(r"\(s\)|\b1 (quarter )?turns\b|\b1 turns? remain\b|\b([02-9]|\d\d+) (quarter )?turn\b|"
+                       r"\b([02-9]|\d\d+) turns remains\b")
+    seen: Counter[str] = Counter()
+    for seed in range(40):
+        state = rotation_state(seed)
+        drafts = mod.make_tasks(state, np.random.default_rng(seed))
+        if state["rotation_index"] != rotation_index(state["target_rotation"]):
+            drafts.append(mod.move_task(state))
+        for d in drafts:
+            assert not wrong.search(d.analysis), d.analysis
+            seen.update(m.group(0) for m in re.finditer(r"\b\d+ (quarter )?turns?( remains?)?\b", d.analysis))
+    assert {"1 quarter turn", "2 quarter turns", "1 turn remains", "2 turns remain"} <= set(seen), seen
+
+
 def test_rotation_turns_are_all_played_near_the_episodes_step_limit() -> None:
     # A state two steps before its episode's 50-step truncation: the question's three turns are all
     # applied ("stop early if it matches the target" is the only early stop it states).

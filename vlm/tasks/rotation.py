@@ -132,7 +132,8 @@ def move_task(state: dict[str, Any]) -> TaskDraft:
     steps = [f"The current view is {plural(d, 'quarter turn')} from the target."]
     for m in MOVES:
         after = simulate(state, [m])[0]["rotation_index"]
-        steps.append(f"{m}: then {int(DISTANCE[after, t])} turn(s) remain.")
+        left = int(DISTANCE[after, t])
+        steps.append(f"{m}: then {plural(left, 'turn')} {'remains' if left == 1 else 'remain'}.")
     steps.append(f"Turns that bring it one step closer: {', '.join(best)}.")
     return word_draft("strategy", "next_turn", plot_level(state), level(d, (1, 2)), [_pair(state)],
                       context(state),
@@ -148,7 +149,7 @@ def _angle_task(state: dict[str, Any], rng: np.random.Generator) -> TaskDraft:
     images = [render_view(state, r, VIEW), render_view(state, turned, VIEW)]
     qa = int(rng.integers(1, 4))
     steps = [f"The second view is the first turned by {angle}° about the {axis} axis (right-hand rule): that "
-             f"is {angle // 90} quarter turn(s) {axis}+.",
+             f"is {plural(angle // 90, 'quarter turn')} {axis}+.",
              "The object has no symmetry, so every turn gives a different view: no other axis and angle "
              "matches."]
     extra = {"state": state, "axis": axis, "angle": angle, "from_index": r, "to_index": turned}
@@ -203,7 +204,7 @@ def _prediction_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     for j, after in enumerate(played):
         left = int(DISTANCE[after["rotation_index"], t])
         end = "; it now matches the target and the game ends." if after["done"] else "."
-        steps.append(f"After {moves[j]}: {left} quarter turn(s) from the target{end}")
+        steps.append(f"After {moves[j]}: {plural(left, 'quarter turn')} from the target{end}")
     remaining = int(DISTANCE[played[-1]["rotation_index"], t])
     seq = ", ".join(moves)
     return integer_draft("state_prediction", "turns_left_after_moves", plot_level(state), k, [image],
