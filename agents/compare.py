@@ -15,6 +15,7 @@ per round, so the sample spans episodes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -57,6 +58,8 @@ from agents.machine import gpu_alloc_failed, memory_bytes, memory_refused
 from agents.preflight import memory_shortfall
 from agents.presets import policy_label
 from agents.runs import (
+    COMPARE_MARK,
+    MadeFolders,
     RunError,
     check_output_folder,
     file_slug,
@@ -71,6 +74,7 @@ from agents.runs import (
     process_running,
     read_run_config,
     remove_folders,
+    temp_name,
 )
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import game_class, make_game
@@ -536,12 +540,41 @@ def check_out_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
                                        "which no comparison writes; move it out of frames/ first")
 
 
-def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
+def remove_dead_reservations(folder: Path) -> None:
+    """Remove the empty default report folders in ``folder`` that comparisons killed outright (SIGKILL, a
+    power cut) while they played left, by the mark beside each (``COMPARE_MARK``) whose process runs no
+    more; one line on stderr each. A folder that holds anything (a report placed before the kill) stays;
+    its mark goes."""
+    try:
+        names = os.listdir(folder)
+    except OSError:  # not there yet
+        return
+    for name in sorted(names):
+        m = COMPARE_MARK.fullmatch(name)
+        mark, out = folder / name, folder / (m.group("folder") if m else "")
+        if not m or process_running(int(m.group("pid"))) or not mark.is_file() or mark.is_symlink():
+            continue
+        removed = False
+        with contextlib.suppress(OSError):  # not empty, or gone
+            if out.is_dir() and not out.is_symlink():
+                out.rmdir()
+                removed = True
+        with contextlib.suppress(OSError):
+            mark.unlink()
+        if removed:
+            print(f"{folder}: removed {out.name}, the empty report folder of a killed comparison",
+                  file=sys.stderr)
+
+
+def reserve_default_out(base: Path) -> tuple[Path, MadeFolders]:
     """Make the default report folder ``base`` (``compare-<time>``), or ``base-2``, ``base-3``... where a
     comparison started in the same second has made it already: two comparisons of one run launched
     together shared the folder, and the one that ended second failed after its whole (paid) play. The
-    name is claimed by ``mkdir`` itself, so two processes never both get it. Returns the folder and the
-    folders made (``remove_folders`` them should the comparison fail)."""
+    name is claimed by ``mkdir`` itself, so two processes never both get it. An empty mark beside it names
+    this process (``COMPARE_MARK``) until the comparison ends: a SIGKILL during the play left an empty
+    folder that nothing told from one still played for, and the next comparison there removes it
+    (``remove_dead_reservations``). Returns the folder and the folders made, with the mark (``remove`` them
+    should the comparison fail; ``close`` when it ends)."""
     try:
         # A read-only specialist run (a colleague's) is told of --out, which no other words name.
         check_output_folder(base, DEFAULT_OUT, "give --out DIR, a folder you can write, for the report",
@@ -550,8 +583,10 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
         above = make_output_folder(base.parent, DEFAULT_OUT)
     except ValueError as e:
         raise CompareError(str(e)) from None
+    remove_dead_reservations(base.parent)
     for k in range(1, 10_000):
         out = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        mark = out.with_name(temp_name(out))
         try:
             out.mkdir()
         except FileExistsError:
@@ -560,7 +595,13 @@ def reserve_default_out(base: Path) -> tuple[Path, list[Path]]:
             remove_folders(above)
             raise CompareError(f"{DEFAULT_OUT} {out}: the folder cannot be made ({e.strerror or e}); free "
                                "some space or give --out") from None
-        return out, [out, *above]
+        try:
+            mark.touch()
+        except OSError as e:  # a full disk
+            remove_folders([out, *above])
+            raise CompareError(f"{DEFAULT_OUT} {out}: the folder cannot be made ({e.strerror or e}); free "
+                               "some space or give --out") from None
+        return out, MadeFolders([out, *above], [mark])
     remove_folders(above)
     raise CompareError(f"{DEFAULT_OUT} {base} and 9,998 numbered folders beside it are taken; give --out")
 

@@ -88,9 +88,12 @@ _TRAINING_TEMP = rf"\.(model\.{_PID}\.tmp\.zip|config\.{_PID}\.tmp\.yaml|milesto
 EVAL_TEMP = re.compile(rf"\.{_EVAL_STEM}(\.(?P<json>{_PID})\.tmp\.json|"
                        rf"-best\.(?P<video>{_PID})\.tmp\.(mp4|gif))|"
                        rf"\.\.{_EVAL_STEM}-best\.(?P<frames>{_PID})\.tmp\.{_PID}\.tmp\.(mp4|gif)")
-RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|{EVAL_TEMP.pattern}")
 # compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
 COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
+# The empty file beside it (temp_name's) that names the comparison playing for it, until that one ends: what
+# tells the folder a comparison SIGKILLed while playing left from one still being played for.
+COMPARE_MARK = re.compile(rf"\.(?P<folder>{COMPARE_NAME.pattern})\.(?P<pid>{_PID})\.tmp")
+RUN_TEMP = re.compile(rf"{_TRAINING_TEMP}|{EVAL_TEMP.pattern}|{COMPARE_MARK.pattern}")
 
 
 # The model attribute naming the env a model was trained on (train.build_model sets it): SB3 saves a
@@ -1300,18 +1303,20 @@ class MadeFolders:
     those still empty) where they are then: through a handle on the folder above them, held until ``close``.
     A train_ppo.py --force moves a run aside with the ``compare-<time>`` made in it, and ``remove_folders``
     looked at the old name, in the new run, leaving it empty in the old one. Where no handle can be had:
-    ``remove_folders``."""
+    ``remove_folders``. ``marks``: files beside them, under the same handle, that ``close`` deletes."""
 
-    def __init__(self, made: list[Path]) -> None:
-        self.made = made
+    def __init__(self, made: list[Path], marks: Sequence[Path] = ()) -> None:
+        self.made, self.marks = made, list(marks)
         above = os.path.dirname(os.path.abspath(made[-1])) if made else ""
         self.names = [os.path.relpath(os.path.abspath(folder), above) for folder in made]  # now: "." may move
+        self.mark_names = [os.path.relpath(os.path.abspath(mark), above) for mark in self.marks]
         self.handle: int | None = None
         if made and os.rmdir in os.supports_dir_fd:
             with contextlib.suppress(OSError):  # a folder one may write in but not read
                 self.handle = os.open(above, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
 
     def remove(self) -> None:
+        self._remove_marks()  # first: one in a folder made for the output kept it
         if self.handle is None:
             remove_folders(self.made)
             return
@@ -1319,7 +1324,17 @@ class MadeFolders:
             with contextlib.suppress(OSError):  # not made after all, or not empty: left as it is
                 os.rmdir(name, dir_fd=self.handle)
 
+    def _remove_marks(self) -> None:
+        for name, mark in zip(self.mark_names, self.marks, strict=True):
+            with contextlib.suppress(OSError):  # gone already
+                if self.handle is None:
+                    mark.unlink()
+                else:
+                    os.unlink(name, dir_fd=self.handle)
+        self.marks, self.mark_names = [], []
+
     def close(self) -> None:
+        self._remove_marks()
         if self.handle is not None:
             os.close(self.handle)
             self.handle = None

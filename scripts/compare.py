@@ -172,9 +172,8 @@ def main(argv: list[str] | None = None) -> int:
                     parent = Path(args.specialist) if args.specialist else RUNS_DIR / env
                     out = parent / f"compare-{stamp}"
                     if not args.specialist or parent.is_dir():  # a missing run: compare() names it
-                        out, made = reserve_default_out(out)
                         # Held: a train_ppo.py --force moving the run aside takes the folder with it.
-                        reserved = MadeFolders(made)
+                        out, reserved = reserve_default_out(out)
                 try:
                     report = compare(env, out, args.episodes, args.seed,
                                      specialist=Path(args.specialist) if args.specialist else None,
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                     reserved.remove()  # the default folder made above, still empty: no report
                     raise
                 finally:
-                    reserved.close()
+                    reserved.close()  # and its mark: this comparison plays for the folder no more
                 # The report is in place, and compare() ignores stop signals from then on (settled).
             except (ValueError, ChatConfigError, ModuleNotFoundError, RomError) as e:  # CompareError too
                 print(f"error: {e}", file=sys.stderr)

@@ -1954,6 +1954,75 @@ def test_two_comparisons_started_in_the_same_second_get_a_default_folder_each(sc
     assert sorted(run.glob("compare-*")) == [taken, mine]
 
 
+def _killed_while_playing(argv: list[str], ready: Path) -> None:
+    """compare.py with ``argv``, whose play says so in the file ``ready`` and then waits to be killed."""
+    import runpy
+
+    import agents.compare as c
+
+    def play_all(*args, **kwargs):
+        ready.write_text("playing")
+        time.sleep(600)
+
+    c.play_all = play_all
+    time.strftime = lambda fmt: "20261207-030000"
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+    sys.argv = ["scripts/compare.py", *argv]
+    runpy.run_path(str(ROOT / "scripts" / "compare.py"), run_name="__main__")
+
+
+def test_a_comparison_killed_while_playing_leaves_no_default_folder_after_the_next(scripts, specialist,
+                                                                                  tmp_path, monkeypatch,
+                                                                                  capsys):
+    # Without --out, a comparison SIGKILLed during its play left its empty <run>/compare-<time>/ for good:
+    # made before the play, with nothing in it to tell it from a comparison still playing. The next
+    # comparison of the run removes it (its process runs no more) and says so; one still playing keeps its.
+    import multiprocessing
+    import signal
+
+    run = tmp_path / "run"
+    shutil.copytree(specialist, run)
+    argv = ["--specialist", str(run), "--episodes", "1", "--max-steps", "3", "--no-progress"]
+    ready = tmp_path / "ready"
+    killed = multiprocessing.get_context("fork").Process(target=_killed_while_playing, args=(argv, ready))
+    killed.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists() and killed.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the comparison never started its play"
+        playing = tmp_path / "playing"  # a comparison of the run still playing: its folder stays
+        still = multiprocessing.get_context("fork").Process(target=_killed_while_playing,
+                                                            args=(argv, playing))
+        still.start()
+        try:
+            while not playing.exists() and still.is_alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert playing.exists()
+            os.kill(killed.pid, signal.SIGKILL)
+            killed.join(timeout=60)
+            assert killed.exitcode == -signal.SIGKILL
+            left = run / "compare-20261207-030000"
+            assert left.is_dir() and not list(left.glob("*"))  # what the kill left
+            monkeypatch.setattr(time, "strftime", lambda fmt: "20261207-040000")
+            capsys.readouterr()
+            assert scripts.compare.main(argv) == 0
+            err = capsys.readouterr().err
+            said = f"{run}: removed compare-20261207-030000, the empty report folder of a killed comparison"
+            assert said in err, err
+            assert sorted(p.name for p in run.glob("compare-*")) == ["compare-20261207-030000-2",
+                                                                       "compare-20261207-040000"]
+            assert (run / "compare-20261207-040000" / "report.json").is_file()
+            # The marks beside them: the one still playing keeps its; the one that ended removed its own.
+            assert [p.name for p in run.glob(".compare-*")] == [f".compare-20261207-030000-2.{still.pid}.tmp"]
+        finally:
+            still.kill()
+            still.join(timeout=60)
+    finally:
+        killed.kill()
+        killed.join(timeout=60)
+
+
 @pytest.mark.parametrize("given", ["path", "dot"])
 def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_the_new_run(
         scripts, specialist, tmp_path, monkeypatch, capsys, given):
@@ -1990,7 +2059,7 @@ def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_
     # Nor into the old run, and the report folder made there before the play is removed where it went: it
     # was looked for at its old name, in the new run, and left empty in the old one (put back in place
     # should the new run fail to start).
-    assert not list((tmp_path / ".run.replaced").glob("compare-*"))
+    assert not list((tmp_path / ".run.replaced").glob("*compare-*"))  # nor the mark naming it
     # The handle on the run the folder was removed through is closed: one open file a comparison otherwise.
     assert os.path.realpath(tmp_path / ".run.replaced") not in open_paths()
 

@@ -260,6 +260,7 @@ def test_force_refuses_a_run_that_holds_another_run(tmp_path):
 @pytest.mark.parametrize(("mine", "folder"), [
     ("eval-notes", True), ("compare-ideas.txt", False), ("eval-step64.txt", False),
     ("eval-step65.json", True), ("compare-20260101-130000", False), ("compare-20260101-120000-old", True),
+    (".compare-ideas.123.tmp", False),
 ])
 def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(tmp_path, mine, folder):
     # The globs eval-* and compare-* took any such name for evaluate's or compare's output: --force deleted
@@ -267,7 +268,8 @@ def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(
     run = old_run(tmp_path / "run")
     results = ["eval-step64.json", "eval-step64-best.mp4", "eval-step64-best.gif", "eval-random-max5.json",
                "eval-step64-stochastic.json", "eval-step64-early-0123abcd-max9-best.gif", "eval-vlm-m.json",
-               "eval-vlm-qwen2.5-vl@localhost-8000-0123abcd-best.mp4", ".eval-step64.123.tmp.json"]
+               "eval-vlm-qwen2.5-vl@localhost-8000-0123abcd-best.mp4", ".eval-step64.123.tmp.json",
+               ".compare-20260101-120000-2.123.tmp"]  # the mark of a comparison playing for that folder
     for name in results:
         (run / name).write_text("x")
     for name in ("compare-20260101-120000", "compare-20260101-120000-2"):
@@ -1753,8 +1755,12 @@ def test_made_folders_holding_something_stay_and_the_empty_ones_go(tmp_path, mon
     out.mkdir(parents=True)
     kept.mkdir(parents=True)
     (kept / "report.md").write_text("a report")
-    made = runs.MadeFolders([out, out.parent, out.parent.parent])
-    other = runs.MadeFolders([kept, kept.parent])
+    # compare.py's marks beside its folders go first: runs/<env> made for a comparison held one, and stayed.
+    marks = [out.with_name(".compare-1.123.tmp"), kept.with_name(".compare-2.123.tmp")]
+    for mark in marks:
+        mark.touch()
+    made = runs.MadeFolders([out, out.parent, out.parent.parent], marks[:1])
+    other = runs.MadeFolders([kept, kept.parent], marks[1:])
     assert (made.handle is not None) is dir_fd
     try:
         made.remove()
@@ -1763,7 +1769,7 @@ def test_made_folders_holding_something_stay_and_the_empty_ones_go(tmp_path, mon
         made.close()
         other.close()
     assert not (tmp_path / "a").exists()
-    assert (kept / "report.md").is_file()
+    assert (kept / "report.md").is_file() and not marks[1].exists()
 
 
 def test_made_in_makes_again_only_the_folder_another_output_removed(tmp_path):
