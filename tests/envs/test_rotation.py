@@ -401,11 +401,16 @@ def test_reset_difficulty_knobs():
     assert extents.max() - extents.min() < 0.25, extents
 
 
-@pytest.mark.parametrize("kwargs", [dict(min_cubes=2), dict(max_cubes=9), dict(min_cubes=5, max_cubes=4),
-                                    dict(min_turns=0), dict(max_turns=4), dict(min_turns=3, max_turns=2),
-                                    dict(max_steps=0), dict(view_size=8), dict(view_size=129)])
-def test_bad_knobs_fail_early(kwargs):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(min_cubes=2), "min_cubes must be between 3 and 8"), (dict(max_cubes=9), "max_cubes must be betw"),
+    (dict(min_cubes=5, max_cubes=4), r"min_cubes \(5\) must not exceed max_cubes \(4\)"),
+    (dict(min_turns=0), "min_turns must be between 1 and 3"), (dict(max_turns=4), "max_turns must be betw"),
+    (dict(min_turns=3, max_turns=2), r"min_turns \(3\) must not exceed max_turns \(2\)"),
+    (dict(max_steps=0), "max_steps must be >= 1"), (dict(view_size=8), "view_size must be between 16 and"),
+    (dict(view_size=129), "view_size must be between 16 and 128")])
+def test_bad_knobs_fail_early(kwargs, message):
+    # The message names the knob to change (train_ppo.py names the flag from it): any ValueError is not that.
+    with pytest.raises(ValueError, match=message):
         Rotation(**kwargs)
 
 
