@@ -784,9 +784,14 @@ def test_difficulty_knobs_and_validation():
     g = Sokoban(difficulty="easy", size=9, num_boxes=[2, 3], max_steps=50)
     assert g.size == 9 and g.num_boxes == (2, 3) and g.max_steps == 50
     assert Sokoban(num_boxes=[2, 2]).num_boxes == (2, 2)  # a range of one count, as num_boxes=2
-    for bad in ({"difficulty": "insane"}, {"size": 5}, {"num_boxes": 0}, {"num_boxes": [3, 2]},
-                {"size": 6, "num_boxes": 3}, {"max_steps": 0}):
-        with pytest.raises(ValueError):
+    # Each refusal names the option to change and, for a box count, the board it must fit.
+    for bad, error in (({"difficulty": "insane"}, "sokoban difficulty must be one of easy, medium, hard"),
+                       ({"size": 5}, r"sokoban size must be between 6 and 16 \(walls included\), got 5"),
+                       ({"num_boxes": 0}, "num_boxes must be between 1 and 4 on the 8x8 board, got 0"),
+                       ({"num_boxes": [3, 2]}, r"num_boxes \[lo, hi\] must have lo <= hi"),
+                       ({"size": 6, "num_boxes": 3}, "num_boxes must be between 1 and 2 on the 6x6 board"),
+                       ({"max_steps": 0}, "max_steps must be >= 1, got 0")):
+        with pytest.raises(ValueError, match=error):
             Sokoban(**bad)
 
 
