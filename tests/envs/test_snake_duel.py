@@ -653,7 +653,9 @@ def test_state_round_trip_and_json():
     assert [copy.get_state(i) for i in range(4)] == states
     a = np.random.default_rng(5).integers(0, 4, (30, 4))
     assert run(game, a) == run(copy, a)  # the state is complete: both boards play on identically
-    with pytest.raises(ValueError):
+    # Refused for its size, not for a cell the smaller board lacks (which would refuse it as well).
+    with pytest.raises(ValueError, match="state's board is 10×10, this game's 8×8: load it into a game made "
+                                         "with size=10"):
         SnakeDuel(1, size=8).set_state(0, states[0])
     # An apple off the board is refused, not wrapped onto another cell (-1 indexed the last cell).
     copy.set_state(0, states[0])
