@@ -44,10 +44,13 @@ def test_state_on_board_refuses_a_cell_past_any_edge(cell: list[int]) -> None:
         state_on_board("state's body", [[0, 0], cell], 10)
 
 
-@pytest.mark.parametrize("size", [5, 12, "10"])
-def test_check_state_size_refuses_any_other_size(size: object) -> None:
+@pytest.mark.parametrize("size, error", [
+    (5, "^state's board is 5×5, this game's 10×10: load it into a game made with size=5$"),
+    (12, "^state's board is 12×12, this game's 10×10: load it into a game made with size=12$"),
+    ("10", "^state's size must be a whole number >= 1, got '10'$")])
+def test_check_state_size_refuses_any_other_size(size: object, error: str) -> None:
     check_state_size({"size": 10}, 10)
-    with pytest.raises(ValueError, match="state"):
+    with pytest.raises(ValueError, match=error):  # the state's size and the size= to make a game with
         check_state_size({"size": size}, 10)
 
 
