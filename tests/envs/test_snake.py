@@ -257,8 +257,9 @@ def test_starving_and_states_without_crash_show_no_crash():
     old = {k: v for k, v in g.get_state(0).items() if k != "crash"}  # saved before states kept it
     g.set_state(0, old)
     assert g.get_state(0)["crash"] is None
-    with pytest.raises(ValueError, match="crash"):
-        g.set_state(0, {**old, "crash": [5, 5]})  # not next to the head
+    # Refused as not next to the head (where a move leads), not only as a free cell no snake dies on.
+    with pytest.raises(ValueError, match=r"^state's crash \[5, 5\] must be a cell next to the head \[3, 2\]"):
+        g.set_state(0, {**old, "crash": [5, 5]})
 
 
 def test_step_returns_arrays_that_a_later_step_leaves_as_they_were():
@@ -424,7 +425,7 @@ def test_apple_never_spawns_on_body():
 def test_size_limits_and_bad_obs():
     with pytest.raises(ValueError, match="between 4 and 32"):
         Snake(size=3)
-    with pytest.raises(ValueError, match="obs"):
+    with pytest.raises(ValueError, match=r"^snake obs must be 'grid' or 'pixels', got 'voxels'$"):  # choices
         Snake(obs="voxels")
 
 
