@@ -721,7 +721,9 @@ def test_evaluate_script_leaves_no_folder_when_the_vlm_cannot_be_reached(scripts
     out = tmp_path / "vlm"
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
                                   "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
-    assert "error:" in capsys.readouterr().err and not out.exists()
+    err = capsys.readouterr().err
+    assert "error: cannot reach http://127.0.0.1:9/v1/chat/completions: " in err, err  # the URL it tried
+    assert "(is the server running? check the URL)" in err and not out.exists()
     out.write_text("mine")
     assert scripts.evaluate.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--episodes", "1",
                                   "--out", str(out), "--cache-dir", str(tmp_path / "cache")]) == 2
@@ -839,7 +841,11 @@ def test_evaluate_script_checks_the_cache_dir_before_playing(scripts, tmp_path, 
     with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
         assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
                                       "--out", str(tmp_path / "vlm"), "--cache-dir", str(file)]) == 2
-    assert server.hits == 0 and "--cache-dir" in capsys.readouterr().err and file.read_text() == "mine"
+    # The flag and its file named by the refusal: its hint ("give another folder with --cache-dir") names the
+    # flag whatever the refusal says.
+    err = capsys.readouterr().err
+    assert server.hits == 0 and f"error: --cache-dir {file} is a file, not a folder; give another" in err, err
+    assert file.read_text() == "mine"
 
 
 def test_duel_snake_moves_and_fallback_follow_the_players_own_snake_not_the_bots():
