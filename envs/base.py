@@ -154,6 +154,17 @@ def _whole_floats(value: Any) -> Any:
     return value
 
 
+def _int_floats(value: Any) -> Any:
+    """``value`` with each int (not a bool) as a float, also inside lists and tuples; one past a float's
+    range is left as given, for the game to refuse by name."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_int_floats(v) for v in value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        with contextlib.suppress(OverflowError):
+            return float(value)
+    return value
+
+
 def _leaf_types(hint: Any) -> set[Any]:
     """The types a (possibly nested) annotation such as ``int | list[int] | None`` is made of."""
     args = typing.get_args(hint)
@@ -195,24 +206,31 @@ def _init_hints(init: Callable[..., None]) -> dict[str, Any]:
 
 
 def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """``kwargs`` for game class ``cls`` with numbers YAML left as strings (``1e-2``) read as numbers and
+    """``kwargs`` for game class ``cls`` with numbers YAML left as strings (``1e-2``) read as numbers,
     whole-number options given as integral floats (YAML's ``size: 10.0``, ``--set env_kwargs.size=10.0``)
-    made ints, as the game reads them (``whole``), so a run's config.yaml keeps ``size: 10``. An option is
-    numeric when its annotation in an ``__init__`` of the class or its bases names ``int`` or ``float`` and
-    not ``str``, whole-numbered when it names ``int`` and not ``float``; other values pass unchanged (and
-    the game still refuses 10.5 or ``ten``)."""
+    made ints, as the game reads them (``whole``), so a run's config.yaml keeps ``size: 10``, and float
+    options given ints (``--set env_kwargs.speed=2``) made floats. An option is numeric when its annotation
+    in an ``__init__`` of the class or its bases names ``int`` or ``float`` and not ``str``, whole-numbered
+    when it names ``int`` and not ``float``, a float when it names ``float`` and not ``int``; one without an
+    annotation that evaluates is a float where its default is one (``rate=0.5``). Other values pass
+    unchanged (and the game still refuses 10.5, ``ten`` or ``true``)."""
     hints: dict[str, Any] = {}
+    defaults: dict[str, Any] = {}
     for c in reversed(cls.__mro__):
         if "__init__" in vars(c):
             hints.update(_init_hints(c.__init__))
+            defaults.update((p.name, p.default) for p in inspect.signature(c.__init__).parameters.values())
     out = dict(kwargs)
     for key, value in kwargs.items():
-        leaves = _leaf_types(hints.get(key))
+        # A default's type stands for a missing annotation: a package's game may annotate none
+        leaves = _leaf_types(hints[key]) if key in hints else {type(defaults.get(key))} & {float}
         if isinstance(value, str) and {int, float} & leaves and str not in leaves:
             # YAML (--set, --config) reads 1e-2 and 1e39 (no dot, or no exponent sign) as strings
             value = yaml_number(value)
         if int in leaves and float not in leaves:
             value = _whole_floats(value)
+        if float in leaves and int not in leaves:  # YAML reads 2 as an int, which a float option's game got
+            value = _int_floats(value)
         entries = _mapping_value_types(hints.get(key))
         if isinstance(value, dict) and {int, float} & entries and str not in entries:
             value = {k: yaml_number(v) for k, v in value.items()}  # Pokémon's reward weights

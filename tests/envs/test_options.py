@@ -317,6 +317,12 @@ def test_numpy_integers_are_whole_numbers() -> None:
     # YAML 1.1 (--set, --config) reads a number with no dot or no exponent sign as a string
     ("rotation", {"step_cost": "1e-2", "view_size": "3.2e1"}, {"step_cost": 0.01, "view_size": 32}),
     ("snake_duel", {"win_reward": "1e39", "opponent": "1e3"}, {"win_reward": 1e39, "opponent": "1e3"}),
+    # A float option given an int (--set env_kwargs.step_cost=1) is a float; a switch or an int past a
+    # float's range is left for the game to refuse
+    ("rotation", {"step_cost": 1, "progress_reward": np.int64(2), "view_size": 32},
+     {"step_cost": 1.0, "progress_reward": 2.0, "view_size": 32}),
+    ("snake_duel", {"win_reward": True, "apple_reward": 10**400},
+     {"win_reward": True, "apple_reward": 10**400}),
 ])
 def test_whole_options_are_stored_as_the_game_reads_them(name: str, given: dict, kept: dict) -> None:
     from envs.base import whole_options

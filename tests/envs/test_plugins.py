@@ -345,6 +345,39 @@ def test_a_constructor_without_num_envs_is_named_not_blamed_on_the_options(tmp_p
     assert re.match(f"error: {problem}", err) and "env_kwargs" not in err and "--config" not in err, err
 
 
+# A game strict about its options' types: a float option is a float (an int 2 sets no float's speed).
+FLOAT_OPTIONS = GAME_MODULE + """
+    def __init__(self, num_envs=1, size=10, speed: float = 1.0, rate=0.5, steps: list[float] | None = None):
+        super().__init__(num_envs, size)
+        for name, value in (("speed", speed), ("rate", rate), *(("steps", s) for s in steps or ())):
+            if type(value) is not float:
+                raise ValueError(f"catch {name} must be a float, got {value!r}")
+        self.speed, self.rate = speed, rate
+"""
+
+
+def test_an_int_given_to_a_float_option_of_a_packages_game_reaches_it_as_a_float(tmp_path, monkeypatch,
+                                                                                scripts, capsys):
+    # --set env_kwargs.speed=2 reached `speed: float` as the int 2 (README promised YAML's 1e-2 only), and
+    # so did an int to an option defaulted as a float (rate=0.5) or a list of floats: this game refused them.
+    use_catch(tmp_path / "site", monkeypatch, FLOAT_OPTIONS)
+    run = tmp_path / "run"
+    argv = ["--env", "catch", "--set", "env_kwargs.size=5", "--set", "env_kwargs.speed=2", "--set",
+            "env_kwargs.rate=1", "--set", "env_kwargs.steps=[1, 2.5]", "--total-timesteps", "32",
+            "--num-envs", "2", "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32", "--run-dir", str(run),
+            "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 0, capsys.readouterr().err
+    kept = read_run_config(run)["env_kwargs"]
+    assert kept == {"size": 5, "speed": 2.0, "rate": 1.0, "steps": [1.0, 2.5]}
+    assert [type(kept[k]) for k in ("speed", "rate")] == [float, float] and type(kept["steps"][0]) is float
+    # An int option still takes no fraction, nor a float one a switch
+    for given, refused in (("size=2.5", "snake size must be a whole number"),
+                           ("speed=true", "catch speed must be a float, got True")):
+        assert scripts.train_ppo.main([*argv[:2], "--set", f"env_kwargs.{given}", "--run-dir",
+                                       str(tmp_path / "refused")]) == 2
+        assert refused in capsys.readouterr().err and not (tmp_path / "refused").exists()
+
+
 # make_game passes num_envs by name: a constructor taking it by keyword, or through **kwargs, is a game; one
 # taking it only by position (def __init__(self, num_envs, /, ...)) fails as the one without it did.
 @pytest.mark.parametrize(("init", "problem"), [
