@@ -1722,6 +1722,10 @@ def test_a_start_state_without_a_rom_record_loads_unchecked_with_one_warning(tmp
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stderr.count(f"UserWarning: {said}".replace(
         "other.state", "moved.state")) == 1, proc.stderr
+    # On its own line, without a line of the project's source under it (the code that loaded the state,
+    # "  load_state_file(pb, state, rom, rom_bytes, state_bytes)", which tells a user nothing)
+    assert f"<start state>:0: UserWarning: {said}\n".replace("other.state", "moved.state") in proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith(" ")], proc.stderr
     # None where no record can be: a name at the file system's limit (<state>.json cannot be), a pipe;
     # nor before a refusal of the state itself
     long = tmp_path / ("s" * (os.pathconf(tmp_path, "PC_NAME_MAX") - 6) + ".state")
