@@ -576,7 +576,9 @@ def game_files(env_kwargs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
 def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     """Run ``path``'s ``GAME_FILES`` record, its entries that hold a SHA-1 ({} without one: older runs read
     as before), and what is wrong with it where it is there but cannot be read as written (not JSON, not an
-    object, an entry that is no {path, sha1}, no regular file)."""
+    object, an entry that is no {path, sha1}, a SHA-1 that is none, an object of neither entry, no regular
+    file). Training writes the file only where it records a file: one of no entry ({}, a key miswritten)
+    is damaged too, not a run that recorded nothing."""
     file = path / GAME_FILES
     if not os.path.lexists(file):
         return {}, None
@@ -584,12 +586,18 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     kept = json_object(file) if kind is None else None
     entries = kept if isinstance(kept, dict) else {}
     valid = {key: entries[key] for key in ("rom", "state")
-             if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)}
-    if isinstance(kept, dict) and valid.keys() == {key for key in ("rom", "state") if key in kept}:
+             if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)
+             and _SHA1.fullmatch(entries[key]["sha1"])}
+    if valid and valid.keys() == {key for key in ("rom", "state") if key in entries}:
         return valid, None
-    why = f"{kind}, not a file" if kind is not None else "not a JSON object"
+    why = (f"{kind}, not a file" if kind is not None else "not a JSON object" if kept is None else
+           'no record of them as training writes it (an object of "rom", "state" or both, each a {"path", '
+           '"sha1"} of 40 hex digits)')
     return valid, (f"{file} (the record of the ROM and start state the run started from) is {why}, so they "
                 "cannot be checked against it")
+
+
+_SHA1 = re.compile(r"[0-9a-f]{40}")  # as file_sha1 writes one
 
 
 def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:

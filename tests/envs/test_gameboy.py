@@ -1635,8 +1635,17 @@ def test_a_corrupt_record_of_a_runs_game_files_is_named_not_read_as_none(
     trained, state, _, _ = stubbed_run_on_the_cartridge(tmp_path, monkeypatch)
     run = tmp_path / "run"
     record = run / "game_files.json"
-    for damage, why in (("{cut", "not a JSON object"), ("[1]", "not a JSON object"),
-                        ('{"state": "a"}', "not a JSON object"), (None, "a FIFO (named pipe), not a file")):
+    # An object of no entry ({}, a key miswritten) or of a SHA-1 cut short was read as no record or blamed
+    # the state ("not the one the run started from ... made again at that path since?")
+
+    def entry(key: str, sha1: str) -> str:
+        return json.dumps({key: {"path": str(state), "sha1": sha1}})
+
+    odd = ('no record of them as training writes it (an object of "rom", "state" or both, each a {"path", '
+           '"sha1"} of 40 hex digits)')
+    for damage, why in (("{cut", "not a JSON object"), ("[1]", "not a JSON object"), ('{"state": "a"}', odd),
+                        ("{}", odd), (entry("State", "0" * 40), odd), (entry("state", "e4bb576a"), odd),
+                        (None, "a FIFO (named pipe), not a file")):
         record.unlink()
         if damage is None:
             os.mkfifo(record)
