@@ -132,9 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         from agents.runs import RunError, read_run_config
 
         try:
-            # A model file given as the run: said to go with --checkpoint, where one would be read.
-            args.env = read_run_config(Path(args.specialist), None if args.checkpoint else "--checkpoint"
-                                       )["env"]
+            # A model file given as the run: said to go with --checkpoint, where one would be read. Its game
+            # only: load_specialist reads the run again and warns of its ROM and start state (once).
+            args.env = read_run_config(Path(args.specialist), None if args.checkpoint else "--checkpoint",
+                                       warn=False)["env"]
         except RunError as e:
             print(f"error: --specialist {e}", file=sys.stderr)
             return 2

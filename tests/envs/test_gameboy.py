@@ -1662,6 +1662,12 @@ def test_a_corrupt_record_of_a_runs_game_files_is_named_not_read_as_none(
             f"warning: {run}: {problem}: put the run's own record back to check them, or delete it to play "
             "on unchecked without this warning\n")
     assert not trained
+    # compare.py --specialist without --env read the run's config.yaml twice (its game, then the specialist)
+    # and warned twice; here it then refuses the stubbed checkpoint, which is no model
+    assert scripts.compare.main(["--specialist", str(run), "--episodes", "1", "--no-progress", "--out",
+                                 str(tmp_path / "compare")]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"warning: {run}: {problem}:") == 1 and "cannot load checkpoint" in err, err
     record.unlink()  # the way out it names
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [run]
 
