@@ -915,9 +915,9 @@ def latest_checkpoint(path: Path, instead: str = "start a new run") -> Path:
         if renamed:
             how = (f"rename the one to load ({', '.join(renamed)}, in {folder}) to step_<N>.zip, N the step "
                    "it was saved at")
-        raise RunError(f"{path}: no checkpoint to load: {folder} holds no step_<N>.zip, and {own} is {kind}, "
-                       f"not a file: put the run's model.zip back there to resume from it, or {how}, or "
-                       f"{instead}")
+        held = f"{folder} holds no step_<N>.zip" if folder.is_dir() else f"{folder} is not there"
+        raise RunError(f"{path}: no checkpoint to load: {held}, and {own} is {kind}, not a file: put the "
+                       f"run's model.zip back there to resume from it, or {how}, or {instead}")
     if renamed:  # --force refuses such a file of the user's: renaming comes first
         how = (f"{folder} holds no step_<N>.zip but {', '.join(renamed)} (a copy under another name is not "
                "looked for): rename the one to load step_<N>.zip, N the step it was saved at")

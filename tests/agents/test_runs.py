@@ -2016,3 +2016,9 @@ def test_a_resume_with_no_checkpoint_names_a_model_zip_that_is_no_file(tmp_path,
         f"{run}: no checkpoint to load: {run / 'checkpoints'} holds no step_<N>.zip, and {own} is {kind}, "
         "not a file: put the run's model.zip back there to resume from it, or start it again with its "
         f"command (in {run / 'command.txt'}) plus --force --run-dir {run}, or start a new run")
+    # Without checkpoints/ at all, that "checkpoints holds no step_<N>.zip" named a folder that is not there
+    (run / "checkpoints").rmdir()
+    with pytest.raises(runs.RunError) as e:
+        runs.resume_point(run)
+    assert str(e.value).startswith(f"{run}: no checkpoint to load: {run / 'checkpoints'} is not there, and "
+                                   f"{own} is {kind}, not a file: ")
