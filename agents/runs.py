@@ -698,6 +698,9 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
             raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
+    # A record that cannot be read is warned of, not refused as a damaged config.yaml or checkpoint is: the
+    # game and the model are whole, only the check is lost, and nothing here writes over the record (the
+    # --resume, whose save would, refuses it: train_cli).
     damaged = damaged_game_files(path) if warn else None
     if damaged:
         print(f"warning: {path}: {damaged}: put the run's own record back to check them, or delete it to "
