@@ -75,6 +75,7 @@ from envs.gameboy.roms import (
     not_a_rom,
     read_rom,
     refuse_non_rom,
+    warn_of_file,
 )
 from envs.png import decode_png, encode_png
 from envs.rng import seeds_from
@@ -283,9 +284,7 @@ def load_state_file(pb: Any, path: Path, rom: Path, rom_bytes: bytes, data: byte
         raise StateError(path, f"cannot be loaded: {e}{remake}") from None
     if unchecked is not None and unchecked not in _UNCHECKED:  # once: a command builds the game several times
         _UNCHECKED.add(unchecked)
-        # Placed at no source line: warn() printed the project's line that loaded the state under it, which
-        # tells a user nothing (the message names the state); "<...>" is read by no line cache.
-        warnings.warn_explicit(unchecked, UserWarning, "<start state>", 0, module=__name__)
+        warn_of_file(unchecked, "start state", __name__)
     return data
 
 

@@ -265,6 +265,13 @@ def _expected_lines(table: dict[str, str]) -> str:
 _WARNED: set[tuple[str, str]] = set()  # (game, SHA-1) of the unknown ROMs this process has warned about
 
 
+def warn_of_file(message: str, about: str, module: str) -> None:
+    """A UserWarning of ``message``, about a file the user gave (``about``: "ROM", "start state"), placed at
+    ``<about>``, line 0, which no line cache reads: warn() placed it at the project's line that called it
+    and printed that source line under the message, which tells a user nothing. ``module``: for -W filters."""
+    warnings.warn_explicit(message, UserWarning, f"<{about}>", 0, module=module)
+
+
 def refuse_non_file(rom: Path, game: str) -> None:
     """``RomError`` for a ``--rom`` that is a folder, a pipe or a device: it exists, so "no ROM file" would
     puzzle."""
@@ -336,5 +343,5 @@ def check_rom(path: str | Path, allow_unknown: bool = False) -> str:
                        "evaluate.py RUN --vlm).")
     if (game, digest) not in _WARNED:  # once: a training command builds the game several times
         _WARNED.add((game, digest))
-        warnings.warn(message + ".\n  Proceeding, as --allow-unknown-rom asks.", stacklevel=2)
+        warn_of_file(message + ".\n  Proceeding, as --allow-unknown-rom asks.", "ROM", __name__)
     return digest

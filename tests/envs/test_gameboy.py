@@ -1541,6 +1541,19 @@ def test_a_start_state_of_another_cartridge_of_the_same_layout_is_refused_naming
         PokemonRed(1, rom=rom, state=state, allow_unknown_rom=True).close()
 
 
+def test_the_unknown_rom_warning_ends_with_its_own_words_not_a_line_of_code(tmp_path: Path) -> None:
+    # --allow-unknown-rom's warning printed the project's line that checked the ROM under its own indented
+    # lines, as one more of them: "  sha1 = check_rom(as_path("rom", rom), flag(...))".
+    rom = tmp_path / "other.gb"
+    rom.write_bytes(retitled(b"OTHER BUILD"))
+    proc = python_c("from envs.gameboy.pokemon import PokemonRed\n"
+                    f"PokemonRed(1, rom={str(rom)!r}, state=None, allow_unknown_rom=True).close()",
+                    "the game on an unknown ROM hung")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(f"<ROM>:0: UserWarning: pokemon_red: unknown ROM {rom}\n"), proc.stderr
+    assert proc.stderr.endswith("\n  Proceeding, as --allow-unknown-rom asks.\n"), proc.stderr
+
+
 def test_a_resume_whose_start_state_was_made_on_another_rom_names_the_run_config_keys(
         tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     import yaml
