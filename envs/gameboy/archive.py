@@ -21,13 +21,13 @@ import re
 import sqlite3
 import time
 import uuid
-import warnings
 from collections.abc import Container, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from agents.cli import first_few
 from agents.runs import exclusive_lock, place, shared_lock
+from envs.gameboy.roms import warn_of_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS states (
@@ -278,10 +278,10 @@ class StateArchive:
                 rest = f"milestone {chosen[0]}, the best with its files"
             names = first_few([p.name for p in missing], 3)
             milestones = first_few([str(m) for m in shown], 3)
-            warnings.warn(f"archive {self.folder}: {len(missing)} of the {listed} state files of milestone"
-                          f"{'s' if len(shown) > 1 else ''} (badges, event flags, maps) {milestones} "
-                          f"that index.sqlite lists are missing ({names}); swarm restarts use {rest}",
-                          stacklevel=2)
+            warn_of_file(f"archive {self.folder}: {len(missing)} of the {listed} state files of milestone"
+                         f"{'s' if len(shown) > 1 else ''} (badges, event flags, maps) {milestones} that "
+                         f"index.sqlite lists are missing ({names}); swarm restarts use {rest}", "archive",
+                         __name__)
         return chosen
 
     def entries(self) -> list[dict]:

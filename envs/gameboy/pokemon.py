@@ -42,7 +42,6 @@ from is one with a file that loads (checked when the archive is opened, with or 
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any, ClassVar
@@ -65,7 +64,7 @@ from envs.base import (
 from envs.gameboy.archive import StateArchive
 from envs.gameboy.core import WRAM, GameBoyGame, load_checked, save_emulator
 from envs.gameboy.ram import PARTY_LENGTH, POKEMON_RED, bit_count
-from envs.gameboy.roms import check_rom, pokemon_title
+from envs.gameboy.roms import check_rom, pokemon_title, warn_of_file
 
 REWARD_WEIGHTS: dict[str, float] = {
     "explore": 0.02,
@@ -280,9 +279,9 @@ class PokemonRed(GameBoyGame):
             load_checked(self._pyboys[i], path.read_bytes(), self.state_version)
         except (OSError, ValueError) as e:
             self._unloadable.add(path)
-            warnings.warn(f"archive {self.archive.folder}: state file {path.name} cannot be loaded ({e}); "
-                          "swarm restarts skip it, and its milestone is archived again unless another "
-                          "of its files loads", stacklevel=3)
+            warn_of_file(f"archive {self.archive.folder}: state file {path.name} cannot be loaded ({e}); "
+                         "swarm restarts skip it, and its milestone is archived again unless another of its "
+                         "files loads", "archive", __name__)
             return False
         return True
 

@@ -266,7 +266,7 @@ _WARNED: set[tuple[str, str]] = set()  # (game, SHA-1) of the unknown ROMs this 
 
 
 def warn_of_file(message: str, about: str, module: str) -> None:
-    """A UserWarning of ``message``, about a file the user gave (``about``: "ROM", "start state"), placed at
+    """A UserWarning of ``message``, about a file (``about``: "ROM", "start state", "archive"), placed at
     ``<about>``, line 0, which no line cache reads: warn() placed it at the project's line that called it
     and printed that source line under the message, which tells a user nothing. ``module``: for -W filters."""
     warnings.warn_explicit(message, UserWarning, f"<{about}>", 0, module=module)

@@ -3265,8 +3265,10 @@ def test_missing_state_files_of_a_milestone_are_warned_about_once(tmp_path: Path
     for state in folder.glob("*.state"):
         state.unlink()
     with pytest.warns(UserWarning, match=r"1 of the 1 state files of milestone .* \(0, 1, 1\) .* missing .*"
-                      r"start state"):
+                      r"start state") as caught:
         s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
+    # Placed at the archive, not at the project's line that opened it, which printed under the message
+    assert [(w.filename, w.lineno) for w in caught] == [("<archive>", 0)]
     try:
         assert where(s) == WORLD["start"] and s.get_state(0)["swarm_source"] is None
         with warnings.catch_warnings():
@@ -3332,6 +3334,9 @@ def test_a_damaged_archived_state_is_skipped_not_loaded(tmp_path: Path) -> None:
     assert proc.stdout.split("\n")[:2] == [f"source {second.name}"] * 2
     assert proc.stderr.count(f"state file {best.name} cannot be loaded (it is no state of this PyBoy "
                              "(state format 9") == 1  # once: the next reset skips it without a word
+    # On one line each, without the project's source line under it ("  if not self._load_archived(...)")
+    assert proc.stderr.startswith("<archive>:0: UserWarning: archive ") and not [
+        line for line in proc.stderr.splitlines() if line.startswith(" ")], proc.stderr
     second.write_bytes(second.read_bytes()[:100])  # cut short: PyBoy refuses it
     with pytest.warns(UserWarning) as caught:
         s = make(1, archive_dir=folder, swarm=True, swarm_prob=1.0)
