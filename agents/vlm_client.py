@@ -490,6 +490,7 @@ class ChatClient:
     # ------------------------------------------------------------------ HTTP
     def _post_with_retries(self, data: bytes) -> ChatReply:
         last = "no attempt"
+        limited = False  # was the last attempt refused with HTTP 429 (a rate limit)?
         connected = False  # has any attempt of this call reached the server?
         for attempt in range(self.max_retries + 1):
             if self._stopped.is_set():  # the run is being abandoned: send nothing more
@@ -497,6 +498,7 @@ class ChatClient:
             if attempt:
                 self.stats.add(retries=1)
             wait: float | None = None
+            limited = False
             t0 = time.perf_counter()
             try:
                 status, headers, raw = self._post(data)
@@ -584,6 +586,7 @@ class ChatClient:
                         "too, --mmproj FILE)")
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
+                    limited = status == 429
                     wait = _retry_wait(headers)
                 elif 300 <= status < 400:
                     # Its query and user name may hold a key, as the --vlm URL's own may: cut the same way.
@@ -616,8 +619,14 @@ class ChatClient:
             self._sleep(wait)
         attempts = self.max_retries + 1
         gave_up = f"{self.endpoint}: gave up after {attempts} attempt{'s' * (attempts > 1)}; last: {last}"
+        # Up and answering, only refusing more requests than it allows: fewer at once or longer waits help,
+        # where "is the server up?" or "has stopped answering" pointed elsewhere.
+        rate = ("the server is limiting the request rate: lower --concurrency, or raise --retries to wait "
+                "longer" if limited else "")
         if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
             # Going on played every decision's fallback, a whole run, and reported the VLM 100% invalid.
+            if limited:
+                raise ChatConfigError(f"{gave_up} ({rate}; no chat completion has come from it yet)")
             if last.startswith("no answer within"):
                 # It took the request, so it is up: only slower than --timeout (a big model, a long think).
                 raise ChatConfigError(f"{gave_up} (no chat completion has come from it yet: a server slower "
@@ -641,9 +650,10 @@ class ChatClient:
             self._give_ups += 1
             in_a_row = self._give_ups
         if in_a_row >= GIVE_UPS_TO_STOP:
-            raise ChatConfigError(f"{gave_up} ({in_a_row} requests in a row given up after every retry: the "
-                                  f"server has stopped answering, so the run stops here rather than play "
-                                  f"every later decision's fallback; {cached})")
+            why = rate or "the server has stopped answering"
+            raise ChatConfigError(f"{gave_up} ({in_a_row} requests in a row given up after every retry: "
+                                  f"{why}, so the run stops here rather than play every later decision's "
+                                  f"fallback; {cached})")
         raise ChatError(gave_up)
 
     def _answered(self) -> None:

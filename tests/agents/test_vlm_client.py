@@ -1239,6 +1239,35 @@ def test_the_tenth_give_up_in_a_row_stops_the_run_not_the_ninth():
             c.complete("q10", [IMG])
 
 
+def test_a_rate_limit_on_every_try_before_any_answer_says_so_not_that_the_server_may_be_down():
+    # A server answering HTTP 429 to every try is up and limiting the request rate: the error asked "is the
+    # server up and done loading the model?", pointing away from --concurrency.
+    with ChatServer(default=lambda body: rate_limited("0")) as server:
+        c = client(server, max_retries=2)
+        with pytest.raises(ChatConfigError, match=r"gave up after 3 attempts; last: HTTP 429: slow down "
+                           r"\(the server is limiting the request rate.*lower --concurrency.*--retries"
+                           ) as exc:
+            c.complete("q", [IMG])
+    assert "done loading" not in str(exc.value) and server.hits == 3
+
+
+def test_rate_limits_that_stop_a_run_mid_way_say_so_not_that_the_server_stopped_answering(monkeypatch):
+    import agents.vlm_client
+
+    monkeypatch.setattr(agents.vlm_client, "GIVE_UPS_TO_STOP", 2)
+    with ChatServer([good("ok")], default=lambda body: rate_limited("0")) as server:
+        c = client(server, max_retries=0)
+        assert c.complete("q0", [IMG]).content == "ok"
+        with pytest.raises(ChatError) as exc:
+            c.complete("q1", [IMG])
+        assert type(exc.value) is ChatError
+        with pytest.raises(ChatConfigError, match=r"HTTP 429.*2 requests in a row given up after every "
+                           r"retry: the server is limiting the request rate.*lower --concurrency.*--retries"
+                           r".*without a cache") as exc:
+            c.complete("q2", [IMG])
+    assert "stopped answering" not in str(exc.value)
+
+
 @pytest.mark.parametrize("status", [400, 401, 404])
 def test_client_errors_are_not_retried(status):
     with ChatServer([bad_request(status)]) as server:
