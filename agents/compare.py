@@ -293,7 +293,7 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
         out.update(invalid=0, invalid_rate=0.0, invalid_by_status={}, cut_at_max_tokens=0,
                    cut_short_of_max_tokens=0, prompt_tokens_per_episode=0.0,
                    completion_tokens_per_episode=0.0, tokens_per_episode=0.0, cost_per_episode=0.0,
-                   verifier_accuracy=None, best_move_rate=None)
+                   answers_without_token_counts=0, verifier_accuracy=None, best_move_rate=None)
         return out | episodes
     decisions = [d for e in run.episodes for d in (e.log or [])]
     by_status = {s: sum(d.status == s for d in decisions) for s in STATUSES if s != "ok"}
@@ -312,6 +312,9 @@ def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
                prompt_tokens_per_episode=prompt, completion_tokens_per_episode=completion,
                tokens_per_episode=prompt + completion,
                cost_per_episode=None if price is None else price.cost(prompt, completion),
+               # No usage sent (some proxies and servers): counted as 0 tokens, which the report must say.
+               answers_without_token_counts=sum(d.status != "error" and d.prompt_tokens == 0
+                                                and d.completion_tokens == 0 for d in decisions),
                price_per_1k={"prompt": price.prompt, "completion": price.completion} if price else None,
                verifier_accuracy=float(np.mean(verdicts)) if verdicts else None,
                best_move_rate=float(np.mean(moves_ok)) if moves_ok else None,
@@ -891,6 +894,15 @@ def failed_requests_hint(summary: dict[str, Any]) -> str:
             f"if the server, not the request, failed, re-run once it is sound ({cache}).")
 
 
+def token_counts_hint(summary: dict[str, Any]) -> str:
+    """Said where answers came with no token counts (no ``usage``): their 0 tokens make the tokens and the
+    cost per episode look lower than they were, a cost of 0 at a given price."""
+    answers = summary["decisions"] - summary["invalid_by_status"].get("error", 0)
+    return (f"{summary['name']}: {summary['answers_without_token_counts']} of {answers} "
+            f"answer{'s' * (answers != 1)} came without token counts (the server sent no usage) and count as "
+            "0 tokens, so its tokens and cost per episode are too low.")
+
+
 def cut_text(report: dict[str, Any]) -> list[str]:
     """The report's line on the episodes the step limit cut (none: no line): their scores are where they
     stood, and a cut episode counts as not won, so a reader must not take them for ended games."""
@@ -932,6 +944,8 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
             f"{_fmt(s['verifier_accuracy'], '.0%', 'n/a')} | "
             f"{_fmt(s['decisions_per_s'], ',.1f')} | {s['tokens_per_episode']:,.0f} | {cost} |")
     lines += cut_text(report)
+    lines += [line for s in summaries if s["answers_without_token_counts"]
+              for line in ("", token_counts_hint(s))]
     env = report["env"]
     fallback = ("the fallback move (straight on in Snake and duel Snake, the game's first action elsewhere)"
                 if env in FATAL else

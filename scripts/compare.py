@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         parse_params,
         parse_prices,
         reserve_default_out,
+        token_counts_hint,
     )
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
@@ -217,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
                     print("warning: " + max_tokens_hint(s), file=sys.stderr)
                 if s["invalid_by_status"].get("error"):
                     print("warning: " + failed_requests_hint(s), file=sys.stderr)
+                if s["answers_without_token_counts"]:
+                    print("warning: " + token_counts_hint(s), file=sys.stderr)
             print(f"report: {out / 'report.md'}")
     except KeyboardInterrupt:  # a first signal while the players closed after an error
         print(stopped, file=sys.stderr)

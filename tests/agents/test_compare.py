@@ -542,6 +542,26 @@ def test_answers_cut_at_max_tokens_are_counted_and_named_with_the_flag_to_raise(
         assert again["cached_answers"] == again["cut_at_max_tokens"] == n
 
 
+def test_answers_without_token_counts_are_said_not_reported_as_costing_nothing(scripts, tmp_path, capsys):
+    # A server or proxy that sends no "usage" had its answers counted as 0 tokens: the report gave
+    # tokens/episode 0 and cost/episode 0.0000 at the given price, with nothing saying they were unknown.
+    answer = "<best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
+    body = json.dumps({"id": "chatcmpl-1", "object": "chat.completion", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]}).encode()
+    with ChatServer(default=lambda request: Reply(body=body)) as server:
+        argv = ["--env", "snake", "--vlm", f"quiet-vl-7b@{server.url}", "--episodes", "2", "--max-steps", "3",
+                "--price-per-1k-tokens", "0.01", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+                "--out", str(tmp_path / "out")]
+        assert scripts.compare.main(argv) == 0
+    err = capsys.readouterr().err
+    vlm = json.loads((tmp_path / "out" / "report.json").read_text())["players"][0]
+    n = vlm["decisions"]
+    assert n > 0 and vlm["answers_without_token_counts"] == n and vlm["cost_per_episode"] == 0.0
+    said = f"quiet-vl-7b: {n} of {n} answers came without token counts"
+    assert said in err and "tokens and cost per episode are too low" in err
+    assert said in (tmp_path / "out" / "report.md").read_text()
+
+
 def test_answers_cut_short_of_max_tokens_are_said_to_have_filled_the_context(scripts, tmp_path, capsys):
     # vLLM (0.34: get_max_tokens) lowers max_tokens to what the model's context leaves after the prompt,
     # and llama-server and Ollama stop where the context is full: finish_reason "length" with fewer
@@ -1405,12 +1425,15 @@ def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monke
     # compare printed "1 of 1 episodes cut", and warned "1 of 1 answers stopped at the token limit" and
     # "1 of 1 requests failed"; the report said "at most 1 steps each".
     import agents.compare
-    from agents.compare import _markdown, failed_requests_hint, max_tokens_hint
+    from agents.compare import _markdown, failed_requests_hint, max_tokens_hint, token_counts_hint
 
     vlm = {"name": "m", "kind": "vlm", "mean_score": 1.0, "success_rate": None, "invalid_rate": 1.0,
            "decisions_per_s": None, "cut_at_max_tokens": 1, "invalid_by_status": {"error": 1}, "capped": 1,
-           "episodes": 1, "decisions": 1, "about": {"cache": None, "settings": {"max_tokens": 8}}}
+           "episodes": 1, "decisions": 1, "about": {"cache": None, "settings": {"max_tokens": 8}},
+           "answers_without_token_counts": 0}
     assert max_tokens_hint(vlm).startswith("m: 1 of 1 answer stopped at the token limit (8)")
+    untold = dict(vlm, answers_without_token_counts=1, invalid_by_status={})
+    assert token_counts_hint(untold).startswith("m: 1 of 1 answer came without token counts")
     assert failed_requests_hint(vlm).startswith("m: 1 of 1 request failed after every retry")
     assert max_tokens_hint(dict(vlm, decisions=2)).startswith("m: 1 of 2 answers stopped")
     report = {"env": "snake", "env_kwargs": {}, "episodes": 1, "seeds": [5], "max_steps": 1, "players": [],
@@ -1447,10 +1470,10 @@ def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts
     seen = {}
     players = [{"name": "specialist", "mean_score": 12.5, "success_rate": 0.25, "invalid_rate": 0.0,
                 "decisions_per_s": 1234.5, "cut_at_max_tokens": 0, "invalid_by_status": {}, "capped": 0,
-                "episodes": 20},
+                "episodes": 20, "answers_without_token_counts": 0},
                {"name": "m-vl-7b", "mean_score": 1.0, "success_rate": None, "invalid_rate": 0.125,
                 "decisions_per_s": None, "cut_at_max_tokens": 0, "invalid_by_status": {"unparseable": 1},
-                "capped": 3, "episodes": 20}]
+                "capped": 3, "episodes": 20, "answers_without_token_counts": 0}]
 
     def compare(env, out, episodes, seed, **kwargs):
         seen.update(env=env, out=out, episodes=episodes, seed=seed, **kwargs)
@@ -1479,7 +1502,7 @@ def test_a_player_that_never_won_is_printed_with_success_0_percent_not_n_a(scrip
 
     player = {"name": "m-vl-7b", "mean_score": 0.0, "success_rate": 0.0, "invalid_rate": 0.0,
               "decisions_per_s": 2.0, "cut_at_max_tokens": 0, "invalid_by_status": {}, "capped": 0,
-              "episodes": 20}
+              "episodes": 20, "answers_without_token_counts": 0}
     monkeypatch.setattr(agents.compare, "compare", lambda *args, **kwargs: {"players": [player]})
     assert scripts.compare.main(["--env", "snake", "--specialist", str(tmp_path / "run"), "--out",
                                  str(tmp_path / "out")]) == 0
