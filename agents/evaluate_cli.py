@@ -347,6 +347,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         max_tokens_hint,
         play_vlm,
         summarize_run,
+        token_counts_hint,
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, summarize
     from agents.machine import out_of_memory
@@ -441,7 +442,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     summary = summarize(episodes)
     vlm = summarize_run(played, None)
     summary.update({k: vlm[k] for k in ("invalid", "invalid_rate", "invalid_by_status", "cut_at_max_tokens",
-                                        "cut_short_of_max_tokens", "tokens_per_episode", "best_move_rate",
+                                        "cut_short_of_max_tokens", "tokens_per_episode",
+                                        "answers_without_token_counts", "best_move_rate",
                                         "verifier_accuracy", "cached_answers", "decisions_per_s",
                                         "parameters")},
                    env=env, env_kwargs=env_kwargs, max_steps=args.max_steps, vlm=str(player.client.endpoint),
@@ -479,6 +481,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
     if vlm["invalid_by_status"].get("error"):
         print("warning: " + failed_requests_hint(vlm), file=sys.stderr)
+    if vlm["answers_without_token_counts"]:
+        print("warning: " + token_counts_hint(vlm), file=sys.stderr)
     return 0
 
 

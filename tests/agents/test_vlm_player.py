@@ -644,6 +644,23 @@ def test_a_vlms_results_name_taken_at_every_write_is_one_error_after_a_bound(tmp
     assert tries == ["eval-vlm-m"] * evaluate_cli.NAME_TRIES
 
 
+def test_evaluate_script_says_when_answers_came_without_token_counts(scripts, tmp_path, capsys):
+    # A server sending no "usage": the line said "0 tokens per episode", as if the answers had cost none.
+    answer = best_worst("DOWN")
+    body = json.dumps({"id": "c", "object": "chat.completion", "choices": [
+        {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]}).encode()
+    with ChatServer(default=lambda request: Reply(body=body)) as server:
+        argv = ["--env", "snake", "--vlm", f"quiet-vl-3b@{server.url}", "--episodes", "1", "--max-steps", "2",
+                "--no-video", "--out", str(tmp_path / "vlm"), "--cache-dir", str(tmp_path / "cache"),
+                "--json"]
+        assert scripts.evaluate.main(argv) == 0
+    said = capsys.readouterr()
+    result = json.loads(said.out)
+    n = result["answers_without_token_counts"]
+    assert n > 0 and result["tokens_per_episode"] == 0 and result["invalid"] == 0
+    assert f"warning: quiet-vl-3b: {n} of {n} answer" in said.err and "too low" in said.err
+
+
 def test_evaluate_script_caps_a_vlms_episodes_and_warns_of_cut_answers(scripts, tmp_path, capsys):
     # --vlm with --max-steps or --seed was never played, nor its line read: the cap left out of the play,
     # the JSON or the file name, the seed left out of the JSON, the --max-tokens warning dropped, and the
