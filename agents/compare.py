@@ -557,13 +557,17 @@ def remove_dead_reservations(folder: Path) -> None:
         mark, out = folder / name, folder / (m.group("folder") if m else "")
         if not m or process_running(int(m.group("pid"))) or not mark.is_file() or mark.is_symlink():
             continue
+        # The mark first: of comparisons clearing it together, only the one that removes it removes the
+        # folder (folder first, a second one removed the folder the first had made again as its own).
+        try:
+            mark.unlink()
+        except OSError:  # another one's now
+            continue
         removed = False
         with contextlib.suppress(OSError):  # not empty, or gone
             if out.is_dir() and not out.is_symlink():
                 out.rmdir()
                 removed = True
-        with contextlib.suppress(OSError):
-            mark.unlink()
         if removed:
             print(f"{folder}: removed {out.name}, the empty report folder of a killed comparison",
                   file=sys.stderr)

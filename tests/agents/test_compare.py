@@ -2046,6 +2046,41 @@ def test_a_comparison_killed_while_playing_leaves_no_default_folder_after_the_ne
         killed.join(timeout=60)
 
 
+def test_two_comparisons_clearing_one_killed_folder_together_leave_the_new_one_its_folder(tmp_path,
+                                                                                       monkeypatch):
+    # Comparisons launched together, one killed at once (the OOM killer): the next two both found its mark
+    # dead. The first removed the folder and its mark and made the folder again as its own; the second,
+    # past its look at the mark, then removed that new folder (as the dead one's) and took the name too:
+    # two comparisons in one folder, the one that ended second failing after its whole (paid) play.
+    import pathlib
+
+    from agents import compare as c
+
+    run = tmp_path / "run"
+    run.mkdir()
+    dead = 2**22 + 1  # above pid_max's default: no process has it
+    folder, mark = run / "compare-20261207-050000", run / f".compare-20261207-050000.{dead}.tmp"
+    folder.mkdir()
+    mark.touch()
+    other = run / f".compare-20261207-050000.{os.getppid()}.tmp"  # the first one's own mark: it plays
+    is_symlink = pathlib.Path.is_symlink
+
+    def first_one_between(self):  # the first comparison's clean-up and reservation, run in between
+        if self == mark and mark.exists():
+            mark.unlink()
+            folder.rmdir()
+            folder.mkdir()
+            other.touch()
+        return is_symlink(self)
+
+    monkeypatch.setattr(pathlib.Path, "is_symlink", first_one_between)
+    out, made = c.reserve_default_out(folder)
+    made.close()
+    monkeypatch.undo()
+    assert out == run / "compare-20261207-050000-2"
+    assert folder.is_dir() and other.is_file()  # the first one's, left to it
+
+
 @pytest.mark.parametrize("given", ["path", "dot"])
 def test_a_report_folder_moved_away_with_its_run_meanwhile_is_not_made_again_in_the_new_run(
         scripts, specialist, tmp_path, monkeypatch, capsys, given):
