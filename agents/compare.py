@@ -15,7 +15,6 @@ per round, so the sample spans episodes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -58,7 +57,6 @@ from agents.machine import gpu_alloc_failed, memory_bytes, memory_refused
 from agents.preflight import memory_shortfall
 from agents.presets import policy_label
 from agents.runs import (
-    COMPARE_MARK,
     MadeFolders,
     RunError,
     check_output_folder,
@@ -73,6 +71,7 @@ from agents.runs import (
     not_written,
     process_running,
     read_run_config,
+    remove_dead_compare_folders,
     remove_folders,
     temp_name,
 )
@@ -543,36 +542,6 @@ def check_out_dir(out: Path, overwrite: bool, flag: str = "--out") -> None:
                                        "which no comparison writes; move it out of frames/ first")
 
 
-def remove_dead_reservations(folder: Path) -> None:
-    """Remove the empty default report folders in ``folder`` that comparisons killed outright (SIGKILL, a
-    power cut) while they played left, by the mark beside each (``COMPARE_MARK``) whose process runs no
-    more; one line on stderr each. A folder that holds anything (a report placed before the kill) stays;
-    its mark goes."""
-    try:
-        names = os.listdir(folder)
-    except OSError:  # not there yet
-        return
-    for name in sorted(names):
-        m = COMPARE_MARK.fullmatch(name)
-        mark, out = folder / name, folder / (m.group("folder") if m else "")
-        if not m or process_running(int(m.group("pid"))) or not mark.is_file() or mark.is_symlink():
-            continue
-        # The mark first: of comparisons clearing it together, only the one that removes it removes the
-        # folder (folder first, a second one removed the folder the first had made again as its own).
-        try:
-            mark.unlink()
-        except OSError:  # another one's now
-            continue
-        removed = False
-        with contextlib.suppress(OSError):  # not empty, or gone
-            if out.is_dir() and not out.is_symlink():
-                out.rmdir()
-                removed = True
-        if removed:
-            print(f"{folder}: removed {out.name}, the empty report folder of a killed comparison",
-                  file=sys.stderr)
-
-
 def reserve_default_out(base: Path) -> tuple[Path, MadeFolders]:
     """Make the default report folder ``base`` (``compare-<time>``), or ``base-2``, ``base-3``... where a
     comparison started in the same second has made it already: two comparisons of one run launched
@@ -580,7 +549,7 @@ def reserve_default_out(base: Path) -> tuple[Path, MadeFolders]:
     name is claimed by ``mkdir`` itself, so two processes never both get it. An empty mark beside it names
     this process (``COMPARE_MARK``) until the comparison ends: a SIGKILL during the play left an empty
     folder that nothing told from one still played for, and the next comparison there removes it
-    (``remove_dead_reservations``). Returns the folder and the folders made, with the mark (``remove`` them
+    (``remove_dead_compare_folders``). Returns the folder and the folders made, with the mark (``remove`` them
     should the comparison fail; ``close`` when it ends)."""
     try:
         # A read-only specialist run (a colleague's) is told of --out, which no other words name.
@@ -590,7 +559,7 @@ def reserve_default_out(base: Path) -> tuple[Path, MadeFolders]:
         above = make_output_folder(base.parent, DEFAULT_OUT)
     except ValueError as e:
         raise CompareError(str(e)) from None
-    remove_dead_reservations(base.parent)
+    remove_dead_compare_folders(base.parent)
     for k in range(1, 10_000):
         out = base if k == 1 else base.with_name(f"{base.name}-{k}")
         mark = out.with_name(temp_name(out))

@@ -485,6 +485,24 @@ def remove_dead_eval_temps(folder: Path) -> None:
     _say_removed(folder, _remove_temps(folder, EVAL_TEMP, writing), "a killed evaluation")
 
 
+def remove_dead_compare_folders(folder: Path) -> None:
+    """Remove the empty default report folders in ``folder`` that comparisons killed outright (SIGKILL, a
+    power cut) while they played left, by the mark beside each (``COMPARE_MARK``) whose process runs no
+    more; one line on stderr each. A folder that holds anything (a report placed before the kill) stays;
+    its mark goes. The mark is removed first: of comparisons clearing it together, only the one that
+    removed it removes the folder (folder first, a second one removed the folder the first had just made
+    again as its own)."""
+    def playing(m: re.Match[str]) -> bool:
+        return process_running(int(m.group("pid")))
+
+    for mark in sorted(_remove_temps(folder, COMPARE_MARK, playing)):
+        out = folder / mark[1:].rsplit(".", 2)[0]  # .<folder>.<pid>.tmp
+        with contextlib.suppress(OSError):  # not empty, gone, or no folder (rmdir follows no link)
+            out.rmdir()
+            print(f"{folder}: removed {out.name}, the empty report folder of a killed comparison",
+                  file=sys.stderr)
+
+
 def remove_dead_temps(path: Path, script: str) -> None:
     """Remove the temp files (``temp_name``'s, beside where ``written_together`` writes ``path``) that a
     ``script`` killed outright while writing ``path`` left, and say so in one line on stderr: only those
