@@ -74,10 +74,13 @@ RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "
 # evaluate.py's result files, by exact name (globs eval-* and compare-* took a user's eval-notes/ or
 # compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
 # [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
-# best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters.
+# best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters. N and M as evaluate writes them,
+# as a checkpoint's step (_STEP_NUMBER; --max-steps is at least 1): \d took a user's eval-step007.json, or
+# one in other digits, for a result, and --force deleted it.
 _SLUG_CHARS = "A-Za-z0-9._-"  # what file_slug keeps of a name
 _SLUG = rf"[{_SLUG_CHARS}]+"
-_EVAL_STEM = rf"eval-(step\d+(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|vlm-{_SLUG}(@{_SLUG})?)(-max\d+)?"
+_EVAL_STEM = (rf"eval-(step{_STEP_NUMBER}(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|"
+              rf"vlm-{_SLUG}(@{_SLUG})?)(-max[1-9][0-9]*)?")
 EVAL_NAME = re.compile(rf"{_EVAL_STEM}(\.json|-best\.mp4|-best\.gif)")
 # The temp files (``written_together``: .<stem>.<pid>.tmp<suffix>) that training's and evaluate's writers
 # leave in a run folder when killed mid-write, by exact name: the glob .*.tmp* took a user's .notes.tmp for

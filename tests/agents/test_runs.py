@@ -261,12 +261,18 @@ def test_force_refuses_a_run_that_holds_another_run(tmp_path):
     ("eval-notes", True), ("compare-ideas.txt", False), ("eval-step64.txt", False),
     ("eval-step65.json", True), ("compare-20260101-130000", False), ("compare-20260101-120000-old", True),
     (".compare-ideas.123.tmp", False),
+    # Numbers as evaluate writes them (ASCII, 0 or no leading zero; --max-steps is at least 1), as
+    # checkpoints' (ebb8985e): \d took these for its results, and --force deleted them.
+    ("eval-step007.json", False), ("eval-step\u0667.json", False), ("eval-step00-best.mp4", False),
+    ("eval-step64-max09.json", False), ("eval-step64-max0.json", False),
+    ("eval-random-max\u0669.json", False), (".eval-step007.123.tmp.json", False),
 ])
 def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(tmp_path, mine, folder):
     # The globs eval-* and compare-* took any such name for evaluate's or compare's output: --force deleted
     # a user's eval-notes/ or compare-ideas.txt with the run.
     run = old_run(tmp_path / "run")
-    results = ["eval-step64.json", "eval-step64-best.mp4", "eval-step64-best.gif", "eval-random-max5.json",
+    results = ["eval-step64.json", "eval-step0.json", "eval-step0-best.gif", "eval-step640-max10.json",
+               "eval-step64-best.mp4", "eval-step64-best.gif", "eval-random-max5.json",
                "eval-step64-stochastic.json", "eval-step64-early-0123abcd-max9-best.gif", "eval-vlm-m.json",
                "eval-vlm-qwen2.5-vl@localhost-8000-0123abcd-best.mp4", ".eval-step64.123.tmp.json",
                ".compare-20260101-120000-2.123.tmp"]  # the mark of a comparison playing for that folder
