@@ -91,8 +91,9 @@ _TRAINING_TEMP = rf"\.(model\.{_PID}\.tmp\.zip|config\.{_PID}\.tmp\.yaml|milesto
 EVAL_TEMP = re.compile(rf"\.{_EVAL_STEM}(\.(?P<json>{_PID})\.tmp\.json|"
                        rf"-best\.(?P<video>{_PID})\.tmp\.(mp4|gif))|"
                        rf"\.\.{_EVAL_STEM}-best\.(?P<frames>{_PID})\.tmp\.{_PID}\.tmp\.(mp4|gif)")
-# compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>].
-COMPARE_NAME = re.compile(r"compare-\d{8}-\d{6}(-\d+)?")
+# compare.py's default report folder in a run (reserve_default_out): compare-<YYYYmmdd-HHMMSS>[-<k>], k from
+# 2, as it writes them (\d took a user's compare-<time>-01, or one in other digits, and --force deleted it).
+COMPARE_NAME = re.compile(r"compare-[0-9]{8}-[0-9]{6}(-([2-9]|[1-9][0-9]+))?")
 # The empty file beside it (temp_name's) that names the comparison playing for it, until that one ends: what
 # tells the folder a comparison SIGKILLed while playing left from one still being played for.
 COMPARE_MARK = re.compile(rf"\.(?P<folder>{COMPARE_NAME.pattern})\.(?P<pid>{_PID})\.tmp")

@@ -266,6 +266,9 @@ def test_force_refuses_a_run_that_holds_another_run(tmp_path):
     ("eval-step007.json", False), ("eval-step\u0667.json", False), ("eval-step00-best.mp4", False),
     ("eval-step64-max09.json", False), ("eval-step64-max0.json", False),
     ("eval-random-max\u0669.json", False), (".eval-step007.123.tmp.json", False),
+    # compare.py's folders likewise: ASCII digits, and -<k> from 2 (compare-<time> is the first).
+    ("compare-20260101-120000-01", True), ("compare-20260101-120000-1", True),
+    ("compare-2026010\u0661-120000", True), (".compare-20260101-120000-01.123.tmp", False),
 ])
 def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(tmp_path, mine, folder):
     # The globs eval-* and compare-* took any such name for evaluate's or compare's output: --force deleted
@@ -278,7 +281,7 @@ def test_force_refuses_a_users_entry_named_like_a_result_but_clears_the_results(
                ".compare-20260101-120000-2.123.tmp"]  # the mark of a comparison playing for that folder
     for name in results:
         (run / name).write_text("x")
-    for name in ("compare-20260101-120000", "compare-20260101-120000-2"):
+    for name in ("compare-20260101-120000", "compare-20260101-120000-2", "compare-20260101-120000-10"):
         (run / name).mkdir()
         (run / name / "report.json").write_text("{}")
     entry = run / mine
