@@ -137,7 +137,10 @@ class PickledElsewhere(RunError):
 class EnvMismatch(RunError):
     """A checkpoint trained on another env than the run's config.yaml names (gameboy for pokemon_red)."""
 
-    undo = "if the env in {config} was changed since the run started, put it back"
+    def __init__(self, message: str, trained_on: str) -> None:
+        super().__init__(message)
+        self.undo = (f"if the env in {{config}} was changed since the run started, write env: {trained_on} "
+                     "back")
 
 
 class TrainingStopped(RunError):
@@ -192,7 +195,7 @@ def load_model(cfg: dict[str, Any], path: Path, venv: Any = None, device: str | 
         trained_on = trained_env(data.get(ENV_ATTR), path) if venv is not None else None
         if trained_on is not None and trained_on != cfg["env"]:
             raise EnvMismatch(f"cannot load checkpoint {path}: it was trained on {trained_on}, and this run "
-                              f"trains {cfg['env']} (the env of its config.yaml)")
+                              f"trains {cfg['env']} (the env of its config.yaml)", trained_on)
         # No orthogonal initialisation of the weights the checkpoint replaces (QR decompositions: 0.6 s of
         # a 10m-preset load to play, 3.4 s of one to train on the loaded box).
         kwargs = {**saved, "ortho_init": False}
@@ -522,21 +525,22 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             except RunError as e:
                 kept = checkpoints(run)
                 older = [f for _, f in kept if f != ckpt]
-                # Never deleted for the user: the file may be worth a look.
-                move = f"move it out of the way to resume from {older[-1]}" if older else None
+                # An edited config.yaml: every checkpoint of the run was saved with the old settings and
+                # mismatches alike, so no older one is offered; a new run can take the settings as they are.
+                config = run / "config.yaml"
+                new_run = ("or train a new run with its settings as they are now: train_ppo.py --config "
+                           f"{config}")
                 if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
-                    # An edited recurrent: in config.yaml makes the older checkpoints mismatch too.
                     now, other, how = ("true", "false", "without") if cfg.get("recurrent") else (
                         "false", "true", "with")
-                    back = move or ("put back a model.zip this run saved (or resume the run that saved this "
-                                    "one)")
-                    raise RunError(f"{e}\n{run / 'config.yaml'} says recurrent: {now}, which --resume keeps: "
-                                   f"{back}, or, if this run was trained {how} --recurrent, write recurrent: "
-                                   f"{other} there") from e
-                if isinstance(e, (EnvMismatch, SpaceMismatch)):  # an edited config.yaml: the older ones too
-                    back = move or "put back a model.zip this run saved"
-                    raise RunError(f"{e}\n{back}, or, {e.undo.format(config=run / 'config.yaml')}") from e
-                # Damaged: with it moved away, --resume takes the next newest checkpoint, else model.zip.
+                    raise RunError(f"{e}\n{config} says recurrent: {now}, which --resume keeps: if this run "
+                                   f"was trained {how} --recurrent, write recurrent: {other} back there; "
+                                   f"{new_run}") from e
+                if isinstance(e, (EnvMismatch, SpaceMismatch)):
+                    raise RunError(f"{e}\n{e.undo.format(config=config)}; {new_run}") from e
+                # Damaged: with it moved away (never deleted for the user: the file may be worth a look),
+                # --resume takes the next newest checkpoint, else model.zip.
+                move = f"move it out of the way to resume from {older[-1]}" if older else None
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
                 if older and saved_step(run / "model.zip") == kept[-1][0]:  # ckpt is kept[-1]

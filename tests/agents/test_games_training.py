@@ -310,7 +310,9 @@ def test_a_checkpoint_of_the_other_game_boy_env_is_refused_naming_both(scripts, 
     err = capsys.readouterr().err
     newest = pr / "checkpoints" / "step_32.zip"
     assert f"checkpoint {newest}: it was trained on gameboy, and this run trains pokemon_red" in err
-    assert f"if the env in {pr / 'config.yaml'} was changed since the run started" in err
+    assert (f"if the env in {pr / 'config.yaml'} was changed since the run started, write env: gameboy "
+            "back; or train a new run with its settings as they are now: train_ppo.py --config "
+            f"{pr / 'config.yaml'}\n") in err
     assert (pr / "model.zip").read_bytes() == before and not list(pr.glob("eval-*"))
     # A checkpoint saved before checkpoints named their env: told by the run folder it sits in.
     with zipfile.ZipFile(gb / "model.zip") as z:

@@ -1672,9 +1672,9 @@ def test_resuming_a_checkpoint_of_the_other_algorithm_says_what_to_change(traine
     cfg = yaml.safe_load((trained / "config.yaml").read_text())
     plain, recurrent = tmp_path / "plain", tmp_path / "recurrent"
     for run, model, flag, change in ((plain, tmp_path / "lstm.zip", False, "trained with --recurrent, write "
-                                      "recurrent: true there"),
+                                      "recurrent: true back there"),
                                      (recurrent, trained / "model.zip", True, "trained without --recurrent, "
-                                      "write recurrent: false there")):
+                                      "write recurrent: false back there")):
         shutil.copytree(trained, run, ignore=shutil.ignore_patterns("checkpoints"))  # a copied model.zip
         shutil.copy(model, run / "model.zip")
         (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "recurrent": flag}))
@@ -1683,45 +1683,48 @@ def test_resuming_a_checkpoint_of_the_other_algorithm_says_what_to_change(traine
         assert scripts.train_ppo.main(argv) == 2
         err = capsys.readouterr().err
         assert f"{run / 'config.yaml'} says recurrent: {str(flag).lower()}, which --resume keeps" in err
-        assert "put back a model.zip this run saved" in err and change in err
+        assert change in err
+        assert (f"or train a new run with its settings as they are now: train_ppo.py --config "
+                f"{run / 'config.yaml'}") in err
         assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
 def test_resuming_a_run_whose_config_yaml_says_the_other_algorithm_says_so_despite_older_checkpoints(
         trained, scripts, tmp_path, capsys):
-    # With older checkpoints the message only said to move the newest aside and resume from the next one,
-    # which an edited recurrent: in config.yaml refuses alike.
+    # With older checkpoints the message said to move the newest aside and resume from step_256.zip, which
+    # the edited recurrent: refuses alike (every checkpoint was saved without it): not offered.
     run = tmp_path / "edited"
     shutil.copytree(trained, run)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "recurrent": True}))
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert (f"{run / 'config.yaml'} says recurrent: true, which --resume keeps: move it out of the way to "
-            f"resume from {run / 'checkpoints' / 'step_256.zip'}, or, if this run was trained without "
-            "--recurrent, write recurrent: false there") in err
+    assert (f"{run / 'config.yaml'} says recurrent: true, which --resume keeps: if this run was trained "
+            "without --recurrent, write recurrent: false back there; or train a new run with its settings as "
+            f"they are now: train_ppo.py --config {run / 'config.yaml'}\n") in err
+    assert "step_256" not in err and "out of the way" not in err
 
 
 def test_resuming_a_run_whose_config_yaml_changed_the_board_says_so_despite_older_checkpoints(
         trained, scripts, tmp_path, capsys):
-    # SB3's 'Observation spaces do not match' came with only 'move it out of the way to resume from' the
-    # next checkpoint, which the edited size refuses alike.
+    # SB3's 'Observation spaces do not match' came with 'move it out of the way to resume from' the next
+    # checkpoint, which the edited size refuses alike (every checkpoint was trained on the old board).
     run = tmp_path / "edited"
     shutil.copytree(trained, run)
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     kwargs = {**cfg["env_kwargs"], "size": cfg["env_kwargs"]["size"] + 2}
     (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": kwargs}))
-    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert "Observation spaces do not match" in err
-    assert (f"move it out of the way to resume from {run / 'checkpoints' / 'step_256.zip'}, or, if the game "
-            f"settings (env_kwargs) in {run / 'config.yaml'} were changed since the run started, put them "
-            "back") in err
-    # With no older checkpoint to name, the model.zip the run saved is what to put back.
-    shutil.rmtree(run / "checkpoints")
-    assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]) == 2
-    assert (f"put back a model.zip this run saved, or, if the game settings (env_kwargs) in "
-            f"{run / 'config.yaml'} were changed") in capsys.readouterr().err
+    advice = (f"if the game settings (env_kwargs) in {run / 'config.yaml'} were changed since the run "
+              "started, put them back; or train a new run with its settings as they are now: train_ppo.py "
+              f"--config {run / 'config.yaml'}\n")
+    argv = ["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]
+    for older in (True, False):  # older checkpoints; none (model.zip, the run's own, mismatches alike)
+        if not older:
+            shutil.rmtree(run / "checkpoints")
+        assert scripts.train_ppo.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "Observation spaces do not match" in err and advice in err, older
+        assert "out of the way" not in err and "put back a model.zip" not in err, older
 
 
 @pytest.mark.parametrize("edit, message", [
