@@ -8,6 +8,7 @@ import shlex
 import sys
 import traceback
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -485,15 +486,16 @@ def slow_preset_warning(policy: str, device_type: str, resume: bool = False) -> 
 
 
 def train(cfg: dict[str, Any], run: Path, command: str, resume: bool = False,
-          progress: bool = True, trained_on: str | None = None) -> Any:
+          progress: bool = True, trained_on: str | None = None, notes: Sequence[str] = ()) -> Any:
     """Train (or continue training) into ``run``. Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and
-    returns cleanly. ``trained_on``: the device a resumed run's config.yaml recorded."""
+    returns cleanly. ``trained_on``: the device a resumed run's config.yaml recorded. ``notes``: lines for
+    stderr once a resumed run's checkpoint is loaded (not for a resume refused there)."""
     with stop_signals_interrupt():
-        return _train(cfg, run, command, resume, progress, trained_on)
+        return _train(cfg, run, command, resume, progress, trained_on, notes)
 
 
 def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress: bool,
-           trained_on: str | None) -> Any:
+           trained_on: str | None, notes: Sequence[str]) -> Any:
     # SB3's logger makes tb/ with exist_ok: a file or a dangling link there (lexists: exists() follows
     # links) was a FileExistsError traceback.
     if resume and os.path.lexists(run / "tb") and not (run / "tb").is_dir():
@@ -566,6 +568,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # seeded seed + k + e·num_envs < seed + num_timesteps + num_envs, so start past that (after
             # set_random_seed, which seeds the env too).
             venv.seed(int(cfg["seed"]) + model.num_timesteps + int(cfg["num_envs"]))
+            for line in notes:  # the resume goes on: its notes are about this run
+                print(line, file=sys.stderr)
             print(f"resuming {run} from {ckpt.name} at step {model.num_timesteps:,}")
         else:
             try:

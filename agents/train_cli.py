@@ -104,6 +104,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     lock: IO[str] | None = None  # held on the run folder while this command trains into it
     model_before: int | None = None  # model.zip's mtime (0: none) when train() was called
     trained_on: str | None = None  # the device a resumed run last trained on
+    notes: list[str] = []  # a resume's followed_notes, said once its checkpoint is loaded
     try:
         if args.resume:
             run = Path(args.resume)
@@ -125,7 +126,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                 resume_point(run)
             except RunError as e:
                 raise RunError(f"--resume {e}") from None
-            cfg = resumed_config(p, args, run, cfg)
+            cfg, notes = resumed_config(p, args, run, cfg)
         else:
             cfg, followed = new_config(p, args)
             # A stop while --force moves the old run aside waits until the caller knows where it went (it
@@ -133,10 +134,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
             with deferred_stop():
                 run, replaced, lock = new_run_dir(cfg, args.run_dir, args.force)
                 created = run
-            note_followed(cfg, followed)  # once the run folder is claimed
+            for line in followed_notes(cfg, followed):  # once the run folder is claimed
+                print(line, file=sys.stderr)
         model_before = model_mtime(run)
         train(cfg, run, command, resume=bool(args.resume), progress=not args.no_progress,
-              trained_on=trained_on)
+              trained_on=trained_on, notes=notes)
         keep = True
     except StateError as e:  # --resume takes no --state: the run's config.yaml named the state
         print(f"error: --resume {run}: {e.in_run()}" if args.resume else f"error: {e}", file=sys.stderr)
@@ -163,9 +165,11 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
 
 
 def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Path, cfg: dict[str, Any]
-                   ) -> dict[str, Any]:
+                   ) -> tuple[dict[str, Any], list[str]]:
     """The config a ``--resume`` of ``run`` trains with: ``cfg``, its config.yaml, with the few flags a
-    resume may change; refused (``p.error``) for any other flag, and checked as a new run's is."""
+    resume may change; refused (``p.error``) for any other flag, and checked as a new run's is. Returned
+    with the ``followed_notes``, which ``train`` says once the checkpoint is loaded: a resume refused
+    there (an edited config.yaml) said them of a run that did not go on."""
     import torch
 
     from envs.gameboy.roms import StateError
@@ -206,8 +210,7 @@ def resumed_config(p: argparse.ArgumentParser, args: argparse.Namespace, run: Pa
         raise ValueError(f"--resume {run}: its config.yaml sets env_kwargs that {cfg['env']} "
                          f"refuses: {e}") from None
     check_memory(cfg, spec.obs_shape, resume=True, board_bytes=spec.board_bytes)
-    note_followed(cfg, followed)  # once the resume is accepted
-    return cfg
+    return cfg, followed_notes(cfg, followed)
 
 
 def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collection[str]
@@ -253,7 +256,7 @@ def fit_preset_batch(cfg: dict[str, Any], given: Collection[str], config: str | 
     it exceeds a smaller rollout (``--num-envs 8`` to try a run, or a ``--config`` file's ``num_envs``): it
     was refused, naming a batch size the user never chose. A batch size given by flag, ``--set`` or
     ``--config`` (unless it is the preset's own) is still refused; the preset's runs are unchanged. Returned
-    as ``follow_new_settings`` returns its values, for ``note_followed``."""
+    as ``follow_new_settings`` returns its values, for ``followed_notes``."""
     ppo = cfg["ppo"]
     batch, n_steps, num_envs = ppo.get("batch_size"), ppo.get("n_steps"), cfg["num_envs"]
     if ("ppo.batch_size" in given or not all(type(v) is int for v in (batch, n_steps, num_envs))
@@ -273,9 +276,10 @@ def workers_by_core(env: Any) -> bool:
         return False
 
 
-def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> None:
-    """Says each value ``follow_new_settings`` changed: a config cannot tell a value set by hand that equals
-    the automatic one, so the flag (or --set) that keeps it is named."""
+def followed_notes(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> list[str]:
+    """A ``note:`` line for each value ``follow_new_settings`` changed: a config cannot tell a value set by
+    hand that equals the automatic one, so the flag (or --set) that keeps it is named."""
+    notes = []
     for key, (old, by) in followed.items():
         if key == "ppo.batch_size":
             n_steps, num_envs = cfg["ppo"]["n_steps"], cfg["num_envs"]
@@ -283,15 +287,16 @@ def note_followed(cfg: dict[str, Any], followed: dict[str, tuple[int, str]]) -> 
             keep = (f"give --set {key}={old} to keep {old:,}" if old <= rollout else
                     f"{old:,} exceeds ppo.n_steps × --num-envs, {n_steps} × {num_envs} = {rollout:,}")
             if cfg["ppo"]["batch_size"] != old:
-                print(f"note: {key} follows the new {by}, {old:,} -> {cfg['ppo']['batch_size']:,} (the "
-                      f"automatic value, each rollout in {MINIBATCHES} minibatches; {keep})", file=sys.stderr)
+                notes.append(f"note: {key} follows the new {by}, {old:,} -> {cfg['ppo']['batch_size']:,} "
+                             f"(the automatic value, each rollout in {MINIBATCHES} minibatches; {keep})")
         elif key == "num_workers":
-            print(f"note: {key} follows {by}, {old} -> {cfg[key]} worker "
-                  f"process{'es' * (cfg[key] != 1)} (the automatic value; "
-                  f"give --num-workers {old} to keep {old})", file=sys.stderr)
+            notes.append(f"note: {key} follows {by}, {old} -> {cfg[key]} worker "
+                         f"process{'es' * (cfg[key] != 1)} (the automatic value; "
+                         f"give --num-workers {old} to keep {old})")
         elif cfg[key] != old:
-            print(f"note: {key} follows the new {by}, {old:,} -> {cfg[key]:,} steps (the "
-                  f"automatic value; give {flag_of(key)} {old} to keep {old:,})", file=sys.stderr)
+            notes.append(f"note: {key} follows the new {by}, {old:,} -> {cfg[key]:,} steps (the "
+                         f"automatic value; give {flag_of(key)} {old} to keep {old:,})")
+    return notes
 
 
 def new_config(p: argparse.ArgumentParser, args: argparse.Namespace

@@ -958,12 +958,18 @@ def stop_before(real, pause: float = 0.05):
 
 
 def fake_train(monkeypatch) -> list:
-    """agents.train.train replaced by one that records what it was given: (cfg, run, command, resume)."""
+    """agents.train.train replaced by one that records what it was given: (cfg, run, command, resume), and
+    says its ``notes`` as the real one does once a resumed run's checkpoint is loaded."""
     import agents.train
 
     calls = []
-    monkeypatch.setattr(agents.train, "train", lambda cfg, run, command, resume=False, progress=True,
-                        trained_on=None: calls.append((cfg, run, command, resume, progress)))
+
+    def train(cfg, run, command, resume=False, progress=True, trained_on=None, notes=()):
+        for line in notes:
+            print(line, file=sys.stderr)
+        calls.append((cfg, run, command, resume, progress))
+
+    monkeypatch.setattr(agents.train, "train", train)
     return calls
 
 
@@ -1725,6 +1731,31 @@ def test_resuming_a_run_whose_config_yaml_changed_the_board_says_so_despite_olde
         err = capsys.readouterr().err
         assert "Observation spaces do not match" in err and advice in err, older
         assert "out of the way" not in err and "put back a model.zip" not in err, older
+
+
+def test_a_resume_refused_at_its_checkpoint_says_no_note_of_settings_that_follow(trained, scripts, tmp_path,
+                                                                                  capsys):
+    # "note: save_every follows the new --total-timesteps ..." came before the error of a resume refused
+    # once its checkpoint was loaded (an edited board): a note of a run that did not go on.
+    from agents.config import auto_intervals
+
+    run = tmp_path / "edited"
+    shutil.copytree(trained, run, ignore=shutil.ignore_patterns("eval-*"))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    cfg.update(auto_intervals(cfg["total_timesteps"]))  # as the automatic values: they follow a new total
+    board = cfg["env_kwargs"]["size"]
+    (run / "config.yaml").write_text(yaml.safe_dump({**cfg, "env_kwargs": {**cfg["env_kwargs"],
+                                                                            "size": board + 2}}))
+    argv = ["--resume", str(run), "--total-timesteps", "1024", "--no-progress"]
+    assert scripts.train_ppo.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot load checkpoint") and "note:" not in err, err
+    # Put back, the resume goes on, and says them.
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert scripts.train_ppo.main(argv) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert [line.split(",")[0] for line in notes] == [f"note: {key} follows the new --total-timesteps"
+                                                      for key in ("save_every", "video_every")]
 
 
 @pytest.mark.parametrize("edit, message", [
