@@ -163,9 +163,13 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     most = max((len(r["images"]) for recs in splits.values() for r in recs), default=0)
     counts = {split: len(recs) for split, recs in splits.items()}
     shown = {rel for recs in splits.values() for r in recs for rel in r["images"]}
-    for rel in sorted(shown):  # checked now: a missing one was a "could not be written" half-way
+    for rel in sorted(shown):  # checked now: a missing or unreadable one failed half-way, blaming --out
         if not (path / rel).is_file():
             raise MergeError(f"{path}: {rel}, an image its records show, is missing: export it again")
+        try:  # opened, whatever the formats (only those counting prompt lengths read its header)
+            open(path / rel, "rb").close()
+        except OSError as e:
+            raise _unreadable(path / rel, path, e) from None
     return Source(path, meta, counts, most, shown), splits
 
 

@@ -956,3 +956,29 @@ def test_a_meta_or_dataset_info_file_the_system_will_not_read_is_said_so(rel, tm
     deny_reading(monkeypatch, file)
     refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
             tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("formats", [False, True])
+def test_an_image_the_system_will_not_read_is_said_so_before_writing(formats, games, tmp_path, capsys,
+                                                                    monkeypatch):
+    """A record's image the user may not read (another user's, mode 000) was caught before writing only
+    where a format counts prompt lengths (reading its PNG header: "an image ... cannot be read: export it
+    again"); without one the copy failed half-way blaming --out ("--out X could not be written (Permission
+    denied: <the export's image>)"). The export's file and the system's reason now, whatever the formats."""
+    if formats:
+        exports = [shutil.copytree(src, tmp_path / game) for game, src in games.items()]
+    else:
+        from envs.png import encode_png
+
+        exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-1"]})
+                   for game in ("snake", "sokoban")]
+        for k, export in enumerate(exports):
+            rel = f"images/{k:02d}/{k:040d}.png"
+            (export / rel).parent.mkdir()
+            (export / rel).write_bytes(encode_png(np.full((2, 2, 3), k, np.uint8)))
+            record = {"id": f"{export.name}-1", "images": [rel]}
+            (export / "train.jsonl").write_text(json.dumps(record) + "\n")
+    file = exports[1] / jsonl_rows(exports[1] / "train.jsonl")[0]["images"][0]
+    deny_reading(monkeypatch, file)
+    refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
+            tmp_path / "mixed")
