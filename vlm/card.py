@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 from collections import Counter
 from collections.abc import Iterable
@@ -148,6 +149,18 @@ def _yaml_value(text: str) -> str:
     except yaml.YAMLError:
         pass
     return json.dumps(text, ensure_ascii=False)
+
+
+def code_span(text: str, in_table: bool = False) -> str:
+    """``text`` as a Markdown code span that shows it as it is (a path, a command): fenced by one backtick
+    more than its longest run of them, a space inside each fence where it starts or ends with a backtick or
+    a space (CommonMark strips one space from each end of a span that has both), and, in a table cell, each
+    ``|`` escaped (GFM ends the cell at a bare one, even inside a code span, and takes the backslash away)."""
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if {text[:1], text[-1:]} & {"`", " "} else ""
+    if in_table:
+        text = text.replace("|", "\\|")
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:

@@ -36,7 +36,7 @@ from agents.runs import (
     remove_folders,
 )
 from envs import GAME_NAME
-from vlm.card import length_setting, longest_prompts, records_digest, yaml_configs
+from vlm.card import code_span, length_setting, longest_prompts, records_digest, yaml_configs
 from vlm.formats import FORMATS, HF_SPLIT
 from vlm.imagestore import IMAGE_DIR
 from vlm.tasks import listed, plural
@@ -477,7 +477,7 @@ def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
     """The merged folder's README.md: what it holds and the settings for every game in it."""
     games = listed(sorted({src.meta["env"] for src in p.sources}))
     counts = {split: sum(src.records[split] for src in p.sources) for split in SPLITS}
-    rows = [f"| `{os.path.abspath(src.path)}` | {src.meta['env']} | "
+    rows = [f"| {code_span(os.path.abspath(src.path), in_table=True)} | {src.meta['env']} | "
             + " | ".join(f"{src.records[x]:,}" for x in SPLITS) + " |" for src in p.sources]
     lines = ["---", f"pretty_name: depthfirst — {games} put together", "task_categories:",
              "- visual-question-answering", "tags:", "- games", "- depthfirst",
@@ -492,7 +492,8 @@ def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
              "Each export's card counts its own longest prompt and most images in a record; these are the "
              "largest of them (lengths rounded up to 64 tokens, for Qwen2-VL and Qwen2.5-VL), so no game's "
              "prompt is cut or stopped. Paths are relative to this folder: run the trainers from it.", "",
-             *(f"- {name}: `{text}`" for name, text in (line.split(": ", 1) for line in setting_lines(s)))]
+             *(f"- {name}: {code_span(text)}" for name, text in
+               (line.split(": ", 1) for line in setting_lines(s)))]
     return "\n".join(lines) + "\n"
 
 

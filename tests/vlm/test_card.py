@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 import yaml
 
-from vlm.card import render_card
+from vlm.card import code_span, render_card
 
 
 def rec(i: int, family: str, qa_type: str, plot: int, qa: int, images: int = 1) -> dict[str, Any]:
@@ -480,3 +481,15 @@ def test_a_game_boy_card_warns_that_its_screens_are_the_users_rom_unless_the_tes
         assert "not redistributable" not in own, env
         assert (f"> The frames come from depthfirst's own test cartridge (SHA-1 `{test_cartridge_sha1()}`"
                 in own and "the images may be shared" in own), env
+
+
+@pytest.mark.parametrize("text", ["/a/b", "/a`b", "`a", "a``", " a`` b ", "a | b", "a\\|b", " | `"])
+def test_a_code_span_shows_its_text_as_it_is_in_a_paragraph_and_in_a_table(text):
+    markdown_it = pytest.importorskip("markdown_it")
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+
+    def spans(source: str) -> list[str]:
+        return [c.content for t in md.parse(source) if t.type == "inline" for c in t.children
+                if c.type == "code_inline"]
+    assert spans(f"- x: {code_span(text)}\n") == [text]
+    assert spans(f"| a | b |\n|---|---|\n| {code_span(text, in_table=True)} | 1 |\n") == [text]

@@ -982,3 +982,27 @@ def test_an_image_the_system_will_not_read_is_said_so_before_writing(formats, ga
     deny_reading(monkeypatch, file)
     refused(list(map(str, exports)), capsys, re.escape(f"{file} cannot be read (Permission denied)") + "$",
             tmp_path / "mixed")
+
+
+@pytest.mark.parametrize("parent", ["a|b", "a`b", "``a |b`", "a\\|b"])
+def test_an_export_s_path_with_a_pipe_or_backtick_keeps_the_card_s_table(parent, tmp_path, capsys):
+    """The merged card's table of exports gave each path as `PATH`: a '|' in it ended the cell (the row
+    shifted, its counts under the wrong columns) and a backtick ended the code span. Each cell now reads,
+    rendered as GitHub renders tables, as the path itself."""
+    markdown_it = pytest.importorskip("markdown_it")
+    exports = [hand_export(tmp_path / parent / game, game, {"train": [f"{game}-1"], "test": [f"{game}-2"]})
+               for game in ("snake", "sokoban")]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    tokens = markdown_it.MarkdownIt("commonmark").enable("table").parse((out / "README.md").read_text())
+    rows, row = [], None
+    for token in tokens:
+        if token.type == "tr_open":
+            row = []
+        elif token.type == "inline" and row is not None:
+            row.append("".join(child.content for child in token.children))
+        elif token.type == "tr_close":
+            rows.append(row)
+            row = None
+    assert rows == [["export", "game", "train", "val", "test"],
+                    *([str(export), export.name, "1", "0", "1"] for export in exports)]
