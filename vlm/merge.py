@@ -80,6 +80,7 @@ class Plan:
     images: int = 0  # most images in a record
     trl: list[Path] = field(default_factory=list)  # the exports, where every one has a trl/ folder
     left_out: dict[str, list[Path]] = field(default_factory=dict)  # a format -> the exports that lack it
+    footers: dict[Path, pq.FileMetaData] = field(default_factory=dict)  # each parquet part's, read once
 
 
 def _in_images(rel: object) -> bool:
@@ -173,12 +174,16 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     return Source(path, meta, counts, most, shown), splits
 
 
-def _rows(file: Path, path: Path) -> int:
+def _rows(file: Path, path: Path, footers: dict[Path, pq.FileMetaData] | None = None) -> int:
     """The rows of the export ``path``'s format ``file``, read through: one cut short (a copy stopped
-    part-way, a full disk) would be merged into the middle of the merged file."""
+    part-way, a full disk) would be merged into the middle of the merged file. A parquet file's are its
+    footer's, kept in ``footers`` where given (the schema check and the copy read no footer again)."""
     if file.suffix == ".parquet":
         try:
-            return pq.ParquetFile(file).metadata.num_rows
+            footer = pq.ParquetFile(file).metadata
+            if footers is not None:
+                footers[file] = footer
+            return footer.num_rows
         except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
             if isinstance(e, OSError) and e.errno:  # the system's refusal: a damaged file's errors have none
                 raise _unreadable(file, path, e) from None
@@ -203,17 +208,18 @@ def _rows(file: Path, path: Path) -> int:
         raise MergeError(f"{file} {where} (cut short?): export {path} again") from None
 
 
-def _check_rows(file: Path, source: Source, split: str) -> None:
+def _check_rows(file: Path, source: Source, split: str, footers: dict[Path, pq.FileMetaData] | None = None
+                ) -> None:
     """``file``, a format's ``split`` file of the export ``source``, holds a row for each of the split's
     records (every format maps each record to a row): one deleted, cut short or another export's is
-    refused."""
+    refused. ``footers``: as ``_rows``'."""
     records, path = source.records[split], source.path
     held = f"{path / f'{split}.jsonl'} holds {plural(records, 'record')}"
     if not file.is_file():  # the export writes none for an empty split
         if records:
             raise MergeError(f"{file} is missing, though {held}: export {path} again")
         return
-    rows = _rows(file, path)
+    rows = _rows(file, path, footers)
     if rows != records:
         raise MergeError(f"{file} holds {plural(rows, 'row')} where {held}: export {path} again")
 
@@ -342,6 +348,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                                  f"export's ({name}): rename its folder")
             entries[name] = (entry, path / "llamafactory" / entry["file_name"])
     parts: dict[str, list[Path]] = {}
+    footers: dict[Path, pq.FileMetaData] = {}
     for split in SPLITS:
         for pattern in SPLIT_FILES:
             rel = pattern.format(split=split)
@@ -349,18 +356,18 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                 if rel.partition("/")[0] not in shared:
                     continue
                 for source in sources:
-                    _check_rows(source.path / rel, source, split)
+                    _check_rows(source.path / rel, source, split, footers)
             found = [path / rel for path in exports if (path / rel).is_file()]
             if found:
                 parts[rel] = found
             if rel.endswith(".parquet") and found:  # checked now, not half-way through the writing
-                schemas = [pq.read_schema(file) for file in found]  # each read by _rows
+                schemas = [footers[file].schema.to_arrow_schema() for file in found]  # each read by _rows
                 for other, schema in zip(found[1:], schemas[1:], strict=True):
                     if not schema.equals(schemas[0], check_metadata=False):
                         raise MergeError(f"{other} has other columns than {found[0]}: export both with the "
                                          "same version of depthfirst")
     return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
-                list(exports) if "trl" in shared else [], left_out)
+                list(exports) if "trl" in shared else [], left_out, footers)
 
 
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
@@ -390,9 +397,10 @@ def _write_files(p: Plan, root: Path, progress: bool) -> None:
         for rel, parts in p.parts.items():
             (root / rel).parent.mkdir(exist_ok=True)
             if rel.endswith(".parquet"):  # row group by row group, compressed as the export compresses
-                with pq.ParquetWriter(root / rel, pq.read_schema(parts[0]), compression="zstd") as out:
+                schema = p.footers[parts[0]].schema.to_arrow_schema()
+                with pq.ParquetWriter(root / rel, schema, compression="zstd") as out:
                     for part in parts:
-                        f = pq.ParquetFile(part)
+                        f = pq.ParquetFile(part, metadata=p.footers[part])
                         for group in range(f.num_row_groups):
                             out.write_table(f.read_row_group(group))
                         bar.update()

@@ -1006,3 +1006,30 @@ def test_an_export_s_path_with_a_pipe_or_backtick_keeps_the_card_s_table(parent,
             row = None
     assert rows == [["export", "game", "train", "val", "test"],
                     *([str(export), export.name, "1", "0", "1"] for export in exports)]
+
+
+def test_each_parquet_footer_is_read_once(tmp_path, capsys, monkeypatch):
+    """The plan read each export's parquet footer for its rows and again for its columns, and the copy
+    twice more (its schema, its row groups): once now, kept for the check and the copy."""
+    from vlm import merge as m
+
+    table = pa.table({"problem": ["a", "b", "c"], "answer": ["UP"] * 3})
+    exports = [hand_export(tmp_path / game, game, {"train": [f"{game}-{k}" for k in range(3)]}, table)
+               for game in ("snake", "sokoban")]
+    read: list[Path] = []
+    opened, schema = m.pq.ParquetFile, m.pq.read_schema
+
+    def parquet_file(source: object, *args: object, metadata: object = None, **kwargs: object) -> object:
+        if metadata is None:
+            read.append(Path(source))
+        return opened(source, *args, metadata=metadata, **kwargs)
+
+    def read_schema(source: object, *args: object, **kwargs: object) -> object:
+        read.append(Path(source))
+        return schema(source, *args, **kwargs)
+    monkeypatch.setattr(m.pq, "ParquetFile", parquet_file)
+    monkeypatch.setattr(m.pq, "read_schema", read_schema)
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    assert sorted(read) == [export / "easyr1" / "train.parquet" for export in exports]
+    assert pq.read_table(out / "easyr1" / "train.parquet").to_pylist() == table.to_pylist() * 2
