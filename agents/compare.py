@@ -856,15 +856,17 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
 
 
 def failed_requests_hint(summary: dict[str, Any]) -> str:
-    """What to do when some of a VLM's requests failed after every retry (a server that went down or kept
-    failing mid-run): each played the fallback and counts as invalid, blaming the model for the server."""
+    """What to do when some of a VLM's requests failed mid-run: given up after every retry (a server that
+    went down or kept failing) or refused by the server (HTTP 400/413/422, not retried): each played the
+    fallback and counts as invalid, blaming the model for the server."""
     failed = summary["invalid_by_status"].get("error", 0)
     cache = ("answers already cached are not asked again" if summary["about"].get("cache") else
              "with --no-cache every answer is asked again")
     requests = f"request{'s' * (summary['decisions'] != 1)}"
-    return (f"{summary['name']}: {failed} of {summary['decisions']} {requests} failed after every retry (the "
-            "decision log's error field says why), so the fallback move was played and counted as invalid: "
-            f"if the server, not the request, failed, re-run once it is sound ({cache}).")
+    return (f"{summary['name']}: {failed} of {summary['decisions']} {requests} failed (given up after every "
+            "retry, or refused by the server; the decision log's error field says which), so the fallback "
+            "move was played and counted as invalid: if the server, not the request, failed, re-run once it "
+            f"is sound ({cache}).")
 
 
 def token_counts_hint(summary: dict[str, Any]) -> str:

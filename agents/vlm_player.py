@@ -9,9 +9,10 @@ counts); episodes run side by side and their requests go out concurrently (``con
 Fallback (documented in the README): when the answer has no readable move (``unparseable``; but not
 a Snake answer of "None" where every move is fatal, as its prompt asks: that one is valid), names a
 move the game forbids (``illegal``: in Snake and duel Snake the reverse into the neck), or the request
-failed after every retry (``error``), the player plays the fallback move and counts the decision as
-invalid — Snake and duel Snake keep going straight on (the current heading), every other game plays
-its first action (``ACTION_NAMES[0]``). The verifier's verdict on every answer is kept too (``correct``).
+failed (``error``: given up after every retry, or refused by the server), the player plays the fallback
+move and counts the decision as invalid — Snake and duel Snake keep going straight on (the current
+heading), every other game plays its first action (``ACTION_NAMES[0]``). The verifier's verdict on every
+answer is kept too (``correct``).
 """
 
 from __future__ import annotations

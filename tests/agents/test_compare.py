@@ -1434,7 +1434,7 @@ def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monke
     assert max_tokens_hint(vlm).startswith("m: 1 of 1 answer stopped at the token limit (8)")
     untold = dict(vlm, answers_without_token_counts=1, invalid_by_status={})
     assert token_counts_hint(untold).startswith("m: 1 of 1 answer came without token counts")
-    assert failed_requests_hint(vlm).startswith("m: 1 of 1 request failed after every retry")
+    assert failed_requests_hint(vlm).startswith("m: 1 of 1 request failed (given up after every retry, or")
     assert max_tokens_hint(dict(vlm, decisions=2)).startswith("m: 1 of 2 answers stopped")
     report = {"env": "snake", "env_kwargs": {}, "episodes": 1, "seeds": [5], "max_steps": 1, "players": [],
               "created": "now", "command": None}
@@ -2157,8 +2157,30 @@ def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys
             argv = ["--env", "snake", "--out", str(tmp_path / "eval"), "--no-video", *common]
         assert getattr(scripts, script).main(argv) == 0
     err = capsys.readouterr().err
-    assert "warning: m-vl-7b: 1 of 3 requests failed after every retry" in err
+    assert "warning: m-vl-7b: 1 of 3 requests failed (given up after every retry, or refused" in err
     assert "re-run" in err and "cached" in err
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_request_refused_mid_run_is_not_said_to_be_retried(scripts, tmp_path, capsys, script):
+    # A request refused with HTTP 400 once the server had answered (too long for its context) is not
+    # retried, yet the warning said it "failed after every retry".
+    from tests.chat_server import bad_request, good
+
+    answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
+    with ChatServer([good(answer), bad_request(400, "prompt too long")],
+                    default=lambda body: good(answer)) as server:
+        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "3", "--retries", "2",
+                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+        if script == "compare":
+            argv = ["--env", "snake", "--out", str(tmp_path / "report"), "--frames", "0", *common]
+        else:
+            argv = ["--env", "snake", "--out", str(tmp_path / "eval"), "--no-video", *common]
+        assert getattr(scripts, script).main(argv) == 0
+        assert len(server.requests) == 3  # the refused one was sent once
+    err = capsys.readouterr().err
+    assert "1 of 3 requests failed" in err and "failed after every retry" not in err, err
+    assert "refused by the server" in err
 
 
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
