@@ -2454,6 +2454,30 @@ def test_a_dead_end_killed_or_suicide_denied_or_conceded_keeps_the_answer() -> N
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_will_be_with_a_verdict_takes_the_answer_back() -> None:
+    """"UP will be killed" scored 1 where UP is the answer (false credit) while "UP would be killed" scores 0:
+    only "would be" stood for "is". "will be" does now ("'ll be" after a pointer, "won't be" for "is not"),
+    with every verdict; a verdict on the move names the move in a Snake worst answer."""
+    for reply in ("UP will be killed", "UP will be fatal", "UP will be a mistake", "UP, which will be fatal",
+                  "UP - that'll be fatal", "UP won't be safe", "UP will not be safe",
+                  "UP will **be** killed"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("B will be wrong", "B won't be correct"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN will be killed", "DOWN won't be safe"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_will_be_with_a_denied_or_good_verdict_keeps_the_answer() -> None:
+    """"will be" denied, with a good verdict, or said of another word keeps the answer."""
+    for reply in ("UP won't be killed", "UP will not be killed", "UP will be safe", "UP will not be wrong",
+                  "UP won't be a mistake", "UP, which won't be killed", "UP will be killedd",
+                  "DOWN will be killed, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+    assert verify(wrap("B will be correct"), record(CHOICE))["accuracy"] == 1.0
+
+
 def test_leading_to_death_or_going_to_crash_takes_the_answer_back() -> None:
     """"UP leads to death" and "UP is going to crash" scored 1 where UP is the answer (false credit): "lead
     to" was no fatal verb and "is going to" no would or will. Both are read now, with the same closed lists;
