@@ -2397,6 +2397,27 @@ def test_a_fatal_verb_in_the_present_of_another_or_denied_keeps_the_answer() -> 
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_getting_killed_takes_the_answer_back() -> None:
+    """"UP gets killed" scored 1 where UP is the answer (false credit) while "UP would be killed" scores 0:
+    "get" was no fatal verb. "get killed" is one now, after would/will and in the present; it names the move
+    in a Snake worst answer."""
+    for reply in ("UP gets killed", "UP would get killed", "UP will get killed", "UP is going to get killed",
+                  "UP, which gets killed", "UP - that'd get killed", "UP **gets** killed",
+                  "UP gets __killed__"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN gets killed", "DOWN would get killed"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_getting_anything_else_or_not_getting_killed_keeps_the_answer() -> None:
+    """"get" with another object, denied, or said of another word keeps the answer."""
+    for reply in ("UP gets the apple", "UP doesn't get killed", "UP won't get killed", "UP never gets killed",
+                  "UP would not get killed", "UP gets killedd", "UP: the other snake gets killed",
+                  "UP gets the other snake killed", "DOWN gets killed, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_a_negation_in_underscore_emphasis_takes_the_answer_back() -> None:
     """"__Not__ UP" and "_Never_ go UP" scored 1 where UP is the answer (false credit) while "**Not** UP"
     scores 0: an underscore after "not" left it no word end. A negation in underscore emphasis reads as one
