@@ -2522,6 +2522,27 @@ def test_leading_elsewhere_or_not_going_to_crash_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_gonna_with_a_fatal_verb_takes_the_answer_back() -> None:
+    """"UP is gonna crash" scored 1 where UP is the answer (false credit) while "UP is going to crash" scores
+    0: "gonna" was no "going to". It is now, after the word and a pointer; it names the move in a Snake worst
+    answer."""
+    for reply in ("UP is gonna crash", "UP is gonna die", "UP is gonna hit the wall",
+                  "UP, which is gonna crash", "UP - that's gonna kill it", "UP is **gonna** crash",
+                  "UP is gonna get killed"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is gonna crash", "DOWN, which is gonna hit the wall"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_gonna_denied_or_going_elsewhere_keeps_the_answer() -> None:
+    """"gonna" denied, with another verb or object, or said of another word keeps the answer."""
+    for reply in ("UP is not gonna crash", "UP isn't gonna die", "UP is gonna get the apple",
+                  "UP is gonna kill the other snake", "UP is gonnacrash", "UP is gonna crashh",
+                  "DOWN is gonna crash, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_a_lowercase_option_letter_in_emphasis_counts() -> None:
     """"option __b__" and "Option **b**" scored 0 where B is the answer (lost credit) while "option b" scores
     1: the lowercase letter was read bare or in brackets only. Emphasis around it reads as without it."""
