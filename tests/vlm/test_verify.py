@@ -2522,6 +2522,29 @@ def test_leading_elsewhere_or_not_going_to_crash_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_resulting_in_causing_or_meaning_death_takes_the_answer_back() -> None:
+    """"UP results in death", "UP causes a crash" and "UP means death" scored 1 where UP is the answer (false
+    credit) while "UP leads to death" scores 0: only "lead to" took death or a crash. "result in", "cause" and
+    "mean" take the same closed objects now; they name the move in a Snake worst answer."""
+    for reply in ("UP results in death", "UP causes a crash", "UP means death",
+                  "UP would result in a collision", "UP will cause death", "UP would mean a crash",
+                  "UP is going to result in death", "UP, which results in death", "UP - that means death",
+                  "UP (this causes a crash)", "UP **means** death"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN results in death", "DOWN causes a crash", "DOWN means death"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_resulting_in_causing_or_meaning_anything_else_keeps_the_answer() -> None:
+    """Another object, a denial, or the verb said of another word keeps the answer."""
+    for reply in ("UP does not result in death", "UP means the apple", "UP would not cause a crash",
+                  "UP never causes a crash", "UP causes no crash", "UP results in the apple",
+                  "UP means deathly", "UP causes the apple to move", "UP won't mean death",
+                  "UP: the other snake's move means death", "DOWN means death, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_gonna_with_a_fatal_verb_takes_the_answer_back() -> None:
     """"UP is gonna crash" scored 1 where UP is the answer (false credit) while "UP is going to crash" scores
     0: "gonna" was no "going to". It is now, after the word and a pointer; it names the move in a Snake worst
