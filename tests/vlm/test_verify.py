@@ -2475,6 +2475,27 @@ def test_a_dead_end_killed_or_suicide_denied_or_conceded_keeps_the_answer() -> N
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_death_is_a_verdict_on_the_move() -> None:
+    """"UP is death" scored 1 where UP is the answer (false credit) while "UP is suicide" scores 0: "death"
+    was in no verdict list. It is a verdict on the move now (_BAD), which names the move in a Snake worst
+    answer."""
+    for reply in ("UP is death", "UP would be death", "UP, which is death", "UP - death", "UP (death)",
+                  "UP is **death**", "UP is __death__", "UP: death.", "UP is death because it hits the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is death", "DOWN (death)"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_death_denied_conceded_or_in_another_word_keeps_the_answer() -> None:
+    """Denied, conceded, asked, going on into a clause, or part of another word, death keeps the answer."""
+    for reply in ("UP is not death", "UP isn't death", "UP, death as it may seem, is safe",
+                  "UP: death is far away", "UP. Death? No", "UP - death of the snake is avoided",
+                  "UP: no death", "UP is deathly quiet", "UP is deaths away", "UP is death-free",
+                  "DOWN is death, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_will_be_with_a_verdict_takes_the_answer_back() -> None:
     """"UP will be killed" scored 1 where UP is the answer (false credit) while "UP would be killed" scores 0:
     only "would be" stood for "is". "will be" does now ("'ll be" after a pointer, "won't be" for "is not"),
