@@ -7,7 +7,8 @@
 - ``choice``      ``options``, ``answer`` (a letter): one option letter, or the option's exact text; a
                   letter set before an option's text ("Option B: text") counts only when the two agree.
                   Emphasis around a letter does not matter ("Option __B__" as "Option **B**", "option
-                  __b__" as "option b"); one joined to a name by underscores is none ("B_2", "A_B").
+                  __b__" as "option b", "(**b**)" as "(b)"); one joined to a name by underscores is none
+                  ("B_2", "A_B").
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
                   is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
@@ -169,13 +170,13 @@ _LETTER_AND_TEXT = re.compile(r"(?:[\w\s]{0,24}?\b(?:option|choice|answer)(?:\s{
 _PRONOUN_I = re.compile(r"(?<![(\[])\bI(?=\s+(?!(?:is|was|seems|looks|matches)\b)[a-z]|['’](?:m|d|ll|ve)\b)")
 # A lowercase letter where only an option letter can stand: in brackets ("(b)", "[b]"), or after a word
 # that names one and before the end, a punctuation mark or a verb ("option b", "answer: b", "choice (c) is
-# right"), in emphasis too ("option __b__", "Option **b**"). Elsewhere a lowercase letter is running text:
-# the article in "a box", "my answer: a box", and a bracket right after a word ("f(x)", "cell[i]") is an
-# argument or an index, not a letter.
+# right"), in emphasis too ("option __b__", "Option **b**", "(**b**)"). Elsewhere a lowercase letter is
+# running text: the article in "a box", "my answer: a box", and a bracket right after a word ("f(x)",
+# "cell[i]", "f(**x**)") is an argument or an index, not a letter.
 _LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}[(\[]?"
                            r"[*_]{0,3}([a-z])[*_]{0,3}[)\]]?"
                            r"(?=\s{0,3}(?:[,;:.!?]|$)|\s{1,3}(?:is|was|seems|looks|matches)\b)"
-                           r"|(?<!\w)[(\[]([a-z])[)\]]")
+                           r"|(?<!\w)[(\[][*_]{0,3}([a-z])[*_]{0,3}[)\]]")
 # A lowercase one-letter choice that is also an English word (button a) where only a button can stand:
 # after a word that names one, or a link, and before the end, a punctuation mark or a link ("press a",
 # "up and a", "press a to talk"), before "button" after "the" ("the a button"), in brackets, quotes or

@@ -2596,6 +2596,22 @@ def test_a_lowercase_option_letter_in_emphasis_counts() -> None:
     assert verify(wrap("option **b**, not option **c**"), record(CHOICE))["accuracy"] == 0.0
 
 
+def test_a_lowercase_option_letter_in_emphasis_in_brackets_counts() -> None:
+    """"(**b**)" scored 0 where B is the answer (lost credit) while "(b)", "(**B**)" and "option **b**" score
+    1: a lowercase letter in brackets was read bare only. Emphasis inside the brackets reads as without it."""
+    for reply in ("(**b**)", "(*b*)", "(__b__)", "(_b_)", "[**b**]", "I pick (**b**)",
+                  "the answer is (__b__).", "(**b**) because 5"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
+    for reply in ("(**b**), not (**c**)", "(**b**) or (c)"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+
+
+def test_a_bracketed_lowercase_letter_in_emphasis_after_a_word_or_in_a_name_is_no_option() -> None:
+    """Emphasis does not make an argument, an index, a name or a word a letter: "f(**b**)", "cell[**b**]"."""
+    for reply in ("f(**b**)", "cell[**b**]", "(**b_2**)", "(**bc**)", "(**b**c)", "(****b****)"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+
+
 def test_a_lowercase_letter_in_emphasis_in_running_text_is_no_option() -> None:
     """Emphasis does not make running text a letter: an article, a name joined by underscores, a word."""
     for reply in ("my answer: **a** box", "option **b_2**", "option __b2__", "answer: **bc**"):
