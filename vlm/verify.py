@@ -46,46 +46,48 @@ where its answer stays the same without that ("Not RIGHT", "B, not C" are none; 
 before that word, or before it and one word more, with it ("5 apples", "3 red cubes", "None yet"), never a
 pronoun, which is no answer ("No it would crash" is no). The verdicts are closed word lists; a noun after one
 says whether it is on the answer (answer, option) or on the move (move, idea, choice, direction). On the
-answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be) with correct,
-right, true or valid, a good, valid or correct answer/option (with a or no article), or the/my (correct,
-right, final) answer/option; "is" (was, would be, will be, 'll be after which, that or this) with wrong,
-incorrect, false or invalid, or a bad, wrong, incorrect or invalid answer/option (with a, the or no article),
-or no good answer/option ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in
-every answer, a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is
-not correct", "DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a
-verdict that says it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the
-prompt asks for the moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal,
-deadly, dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, killed, suicide, death
-(not hyphened to a word: "death-free"), no good (ending its clause), a mistake, an error or a dead end (the or
-no article too), or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky,
-suicidal, terrible, losing, impossible, poor, worst or blocked move/idea/choice/direction (with a, the or no
-article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe, good,
-legal, allowed or possible ("UP is not good"), or a good, safe, valid, legal, right, correct, true, allowed or
-possible move/idea/choice/direction ("not a valid move", "not the right direction"); would or will ('d, 'll
-after which, that or this) with a fatal verb, crash, die or collide, kill with the (our, my, your) snake,
-itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause
-or mean death or a (the) crash or collision, or get killed ("is going to" or "is gonna" as would or will: "UP
-is going to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that
-or this (crashes, dies, collides, kills, hits, gets killed): "Moving UP would be a mistake", "UP is illegal",
-"UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a dead end", "UP would be
-killed", "UP will be killed", "UP is death", "UP is no good", "UP is not allowed", "UP would kill the snake",
-"UP will crash into the wall", "UP kills the snake", "UP leads to death", "UP results in death", "UP means
-death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal",
-"DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is
-not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is no
-verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the
-snake", "UP leads to the apple", "UP means the apple", "UP does not result in death", "UP is not going to
-crash" are UP). Either verdict said of which, that or this right after the word or bracketed pair, past a
-punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too ("UP, which
-is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
-That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
-UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
-clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
-"UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
-Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, around it or any of its
-words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe",
-"UP - **dangerous** move" are none; "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP).
-Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No - wrong" are
+answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be, isn't going to
+be) with correct, right, true or valid, a good, valid or correct answer/option (with a or no article), or
+the/my (correct, right, final) answer/option; "is" (was, would be, will be, is going to or gonna be; 'll, 'd
+or 's going to be after which, that or this) with wrong, incorrect, false or invalid, or a bad, wrong,
+incorrect or invalid answer/option (with a, the or no article), or no good answer/option ("Option B is not
+correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a Snake worst answer too ("DOWN
+is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct", "DOWN is bad answer" name no move
+there, so score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is
+wrong, LEFT", would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict
+on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal,
+terrible, impossible, poor, blocked, killed, suicide, death (not hyphened to a word: "death-free"), no good
+(ending its clause), a mistake, an error or a dead end (the or no article too), or a bad, wrong, incorrect,
+false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky, suicidal, terrible, losing, impossible,
+poor, worst or blocked move/idea/choice/direction (with a, the or no article: "the wrong direction", "an
+invalid move", "wrong move", "the worst move"); "is not" with safe, good, legal, allowed or possible ("UP is
+not good"), or a good, safe, valid, legal, right, correct, true, allowed or possible
+move/idea/choice/direction ("not a valid move", "not the right direction"); would or will ('d, 'll after
+which, that or this) with a fatal verb, crash, die or collide, kill with the (our, my, your) snake, itself,
+us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause or mean
+death or a (the) crash or collision, or get killed ("is going to" or "is gonna" as would or will: "UP is going
+to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
+(crashes, dies, collides, kills, hits, gets killed): "Moving UP would be a mistake", "UP is illegal", "UP is
+risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a dead end", "UP would be killed",
+"UP will be killed", "UP is going to be killed", "UP is death", "UP is no good", "UP is not allowed", "UP
+would kill the snake", "UP will crash into the wall", "UP kills the snake", "UP leads to death", "UP results
+in death", "UP means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal
+moves ("DOWN is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP
+is not blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other
+verb phrase is no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP
+won't kill the snake", "UP leads to the apple", "UP means the apple", "UP does not result in death", "UP is
+not going to crash" are UP). Either verdict said of which, that or this right after the word or bracketed
+pair, past a punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too
+("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
+wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is
+not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
+it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
+safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem"
+and the asked "UP. Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, around it
+or any of its words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is
+**not** safe", "UP - **dangerous** move" are none; "UP - **risky?** No", "UP is __right__", "UP is **not**
+wrong" are UP). Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No
+- wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
 
@@ -269,10 +271,12 @@ _SUBJECT = r"(?!(?:it|this|that|they|he|she|we|you)\s)" + _WORD_BEFORE + r"\s{1,
 _EM = r"[*_]{0,3}"
 _END = r"(?![^\W_])"
 _SP = _EM + r"\s{1,3}" + _EM
-# "will be" as "would be" ("UP will be killed"), "won't be" as "wouldn't be" ("UP won't be safe").
-_IS = r"(?:is|was|(?:would|will)" + _SP + "be)"
+# "will be" and "is going to be" ("is gonna be") as "would be" ("UP will be killed", "UP is going to be
+# fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
+_GOING = r"(?:going" + _SP + "to|gonna)"
+_IS = r"(?:is|was|(?:would|will|is" + _SP + _GOING + ")" + _SP + "be)"
 _IS_NOT = (r"(?:(?:is|was)(?:" + _SP + r"not|n['’]?t)|(?:(?:would|will)(?:" + _SP + r"not|n['’]?t)|won['’]?t)"
-           + _SP + "be)")
+           + _SP + "be|is(?:" + _SP + r"not|n['’]?t)" + _SP + _GOING + _SP + "be)")
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
 # (" - ", "—", or "--"/"---", plain text's em dash) or opening bracket ("UP, which is wrong", "UP - that's
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
@@ -282,7 +286,7 @@ _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
 _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
-_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’](?:s|ll" + _SP + "be))"
+_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’](?:s|(?:d|ll|s" + _SP + _GOING + ")" + _SP + "be))"
 _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not)"
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
@@ -356,7 +360,6 @@ _FATAL = _fatal("crash|die|collide", "kill", "hit", "lead" + _SP + "to|result" +
 _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",
                     "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets")
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
-_GOING = r"(?:going" + _SP + "to|gonna)"
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")"
 _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + r"|['’](?:d|ll|s" + _SP + _GOING + "))"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD

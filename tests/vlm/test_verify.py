@@ -2520,6 +2520,30 @@ def test_will_be_with_a_denied_or_good_verdict_keeps_the_answer() -> None:
     assert verify(wrap("B will be correct"), record(CHOICE))["accuracy"] == 1.0
 
 
+def test_going_to_be_or_d_be_with_a_verdict_takes_the_answer_back() -> None:
+    """"UP is going to be killed", "UP is gonna be fatal" and "UP - that'd be fatal" scored 1 where UP is the
+    answer (false credit) while "UP is going to crash" and "UP (that would be fatal)" score 0: "is going to
+    be" was no "would be", nor "'d be" after a pointer. Both are now, with every verdict."""
+    for reply in ("UP is going to be killed", "UP is gonna be fatal", "UP is going to be a mistake",
+                  "UP, which is going to be fatal", "UP - that's going to be fatal", "UP - that'd be fatal",
+                  "UP, which'd be fatal", "UP isn't going to be safe", "UP is not gonna be safe"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("B is going to be wrong", "B isn't going to be correct"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is going to be killed", "DOWN - that'd be fatal"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_going_to_be_or_d_be_denied_or_good_keeps_the_answer() -> None:
+    """"is going to be" or "'d be" denied, with a good verdict or another predicate keeps the answer."""
+    for reply in ("UP is going to be safe", "UP is not going to be killed", "UP isn't gonna be fatal",
+                  "UP, which isn't going to be fatal", "UP - that'd be safe", "UP is going to be the apple",
+                  "DOWN is going to be killed, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+    assert verify(wrap("B is going to be correct"), record(CHOICE))["accuracy"] == 1.0
+
+
 def test_leading_to_death_or_going_to_crash_takes_the_answer_back() -> None:
     """"UP leads to death" and "UP is going to crash" scored 1 where UP is the answer (false credit): "lead
     to" was no fatal verb and "is going to" no would or will. Both are read now, with the same closed lists;
