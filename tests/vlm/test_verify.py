@@ -2496,6 +2496,30 @@ def test_death_denied_conceded_or_in_another_word_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_certain_or_instant_death_takes_the_answer_back() -> None:
+    """"UP is certain death", "UP leads to certain death" and "UP means instant death" scored 1 where UP is
+    the answer (false credit) while "UP is death" and "UP leads to death" score 0: an adjective before death
+    left it unread. Death may now be certain, instant or immediate, as a verdict and after a verb of
+    consequence; it names the move in a Snake worst answer."""
+    for reply in ("UP is certain death", "UP leads to certain death", "UP means instant death",
+                  "UP would be certain death", "UP, which is instant death", "UP - certain death",
+                  "UP (immediate death)", "UP results in immediate death", "UP is **certain death**",
+                  "UP is certain **death**"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is certain death", "DOWN leads to instant death"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_certain_or_instant_death_denied_or_elsewhere_keeps_the_answer() -> None:
+    """Denied, conceded, broken by a mark, plural or hyphened, or of another word, it keeps the answer."""
+    for reply in ("UP is not certain death", "UP, certain death as it may seem, works",
+                  "UP is certain: death is far", "UP: certain deaths are elsewhere",
+                  "UP is certain death-free", "UP is certain", "UP does not lead to certain death",
+                  "UP is certainly deathly", "DOWN is certain death, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_will_be_with_a_verdict_takes_the_answer_back() -> None:
     """"UP will be killed" scored 1 where UP is the answer (false credit) while "UP would be killed" scores 0:
     only "would be" stood for "is". "will be" does now ("'ll be" after a pointer, "won't be" for "is not"),
