@@ -2268,6 +2268,28 @@ def test_a_fatal_verb_denied_or_of_another_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
 
 
+def test_a_fatal_verb_after_would_and_an_adverb_of_certainty_takes_the_answer_back() -> None:
+    """"UP would definitely crash" and "UP will surely die" scored 1 where UP is the answer (false credit)
+    while "UP would crash" scores 0: an adverb between would/will and the verb left it unread. A closed list
+    of them (definitely, surely, certainly, immediately, instantly) may stand there now."""
+    for reply in ("UP would definitely crash", "UP will surely die", "UP would immediately hit the wall",
+                  "UP will instantly kill the snake", "UP is going to certainly crash",
+                  "UP, which would definitely crash", "UP - that'd immediately kill it",
+                  "UP would **definitely** crash", "UP would definitely lead to death"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would definitely crash", "DOWN will surely die"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_hedged_denied_or_harmless_verb_after_an_adverb_keeps_the_answer() -> None:
+    """Another adverb (a risk), a denial, another verb or object, or another word keeps the answer."""
+    for reply in ("UP would probably crash", "UP would definitely not crash", "UP wouldn't definitely crash",
+                  "UP would definitely reach the apple", "UP would immediately eat the apple",
+                  "UP would definitely kill the other snake", "DOWN would definitely crash, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_not_good_and_the_worst_move_are_verdicts_on_the_move() -> None:
     """"UP is not good" and "UP is the worst move" scored 1 where UP is the answer (false credit): "good" was
     a verdict only before a noun ("not a good move") and "worst" none. "not good" bare and "worst" before a
