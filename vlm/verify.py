@@ -26,7 +26,7 @@
                   buttons; "X-axis" names no turn X-). Case does not matter, nor emphasis around a word
                   ("__UP__" as "**UP**"; "UP_LEFT" is one word, no move); a one-letter choice that is
                   also a word (button a) counts only where it stands as an answer ("Press A", "press a to
-                  talk", "(a)"), not as the article in "Walk up a bit".
+                  talk", "(a)", "press __a__"), not as the article in "Walk up a bit".
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -184,14 +184,17 @@ _LOWER_LETTER = re.compile(r"\b(?i:option|choice|letter|answer)(?:\s{1,3}is)?\s{
 # A lowercase one-letter choice that is also an English word (button a) where only a button can stand:
 # after a word that names one, or a link, and before the end, a punctuation mark or a link ("press a",
 # "up and a", "press a to talk"), before "button" after "the" ("the a button"), in brackets, quotes or
-# emphasis ("(a)", "`a`"), or opening the answer before a punctuation mark or a link ("a, then up", "a to
-# confirm"). Elsewhere it is running text: the article in "walk up a bit", "press a button".
+# emphasis ("(a)", "`a`", "**a**", "__a__"; not "snake_a_b"), or opening the answer before a punctuation mark
+# or a link ("a, then up", "a to confirm"). Elsewhere it is running text: the article in "walk up a bit",
+# "press a button".
 _LINK = r"\s{1,3}(?:to|then|and|or|again|now|first|once|twice)\b"
 _LOWER_BUTTON = re.compile(r"\b(?i:press|pressing|push|hit|tap|use|with|select|choose|button|key|answer|and|"
                            r"or|then)(?:\s{1,3}is)?\s{0,3}[:=\-]?\s{0,3}([a-z])(?=\s{0,3}(?:[,;:.!?]|$)|"
                            + _LINK + ")"
                            r"|\b(?i:the)\s{1,3}([a-z])\s{1,3}(?i:button|key)\b"
                            r"|[(\[\"'`*]([a-z])[)\]\"'`*]"
+                           # in underscore emphasis as in asterisks ("press __a__", "(__a__)"), not in a name
+                           r"|(?<!\w)_{1,3}([a-z])_{1,3}(?!\w)"
                            r"|^\s{0,3}([a-z])(?=\s{0,3}[,;:.!?]|" + _LINK + ")")  # opening: "a, then up"
 # One-letter choices that are English words; any other (button b) counts wherever it stands as a word.
 _WORD_LETTERS = frozenset({"a", "i"})

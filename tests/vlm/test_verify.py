@@ -379,6 +379,21 @@ def test_a_one_letter_button_counts_only_where_it_stands_as_an_answer() -> None:
     assert verify(wrap("Press A"), record(only_a))["accuracy"] == 1.0
 
 
+def test_a_lowercase_button_in_underscore_emphasis_is_read() -> None:
+    """"press __a__" and "(__a__)" named no button (lost credit where a is the answer) while "press **a**" and
+    "(**a**)" name a: the button reader took asterisks for emphasis, not underscores. Both are now."""
+    for reply in ("press __a__", "(__a__)", "(_a_)", "press (__a__)", "press _a_ to talk", "___a___"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "a", reply
+        assert verify(wrap(reply), record({**NEXT_BUTTON, "accepted": ["a"]}))["accuracy"] == 1.0, reply
+    assert parse_move(wrap("__a__, not __b__"), record(NEXT_BUTTON)) is None
+
+
+def test_a_lowercase_letter_joined_by_underscores_is_no_button() -> None:
+    """A letter inside a name joined by underscores is no button: the reply names only its other word."""
+    for reply in ("go up: snake_a_b", "up x__a__y", "up __a_b__", "____a____ up"):
+        assert parse_move(wrap(reply), record(NEXT_BUTTON)) == "up", reply
+
+
 def test_a_lowercase_button_b_or_a_before_a_link_is_read() -> None:
     # fec7285 read lowercase b, no English word, only after "press ... " at the end: "press b to go back"
     # named no button, and "b then up" read as up; nor did it read "press a to talk" or "a to confirm".
