@@ -557,7 +557,8 @@ def test_state_round_trip(game: PokemonRed) -> None:
         for scale in (8, 16, 24):  # the live render draws exactly what the state records
             assert np.array_equal(game.render(0, scale), PokemonRed.render_state(game.get_state(0), scale))
         bad = dict(state, rom_sha1="0" * 40)
-        with pytest.raises(ValueError, match="ROM"):
+        with pytest.raises(ValueError, match=f"^state was made with ROM {'0' * 40}, this game runs "
+                                             f"{other.rom_sha1}$"):
             other.set_state(0, bad)
     finally:
         other.close()
@@ -1424,7 +1425,7 @@ def test_make_state_script_end_to_end(tmp_path: Path) -> None:
         g.close()
     again = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                        "--out", str(out))
-    assert again.returncode == 2 and "--force" in again.stderr
+    assert again.returncode == 2 and f"--out {out} exists; pass --force to replace it" in again.stderr
     assert "playing" not in again.stderr  # refused before the play, not after it
     forced = run_script("scripts/make_state.py", "--rom", str(TEST_CARTRIDGE), "--inputs", str(inputs),
                         "--out", str(out), "--force", "--state", "none")  # boots, as train_ppo's --state none
@@ -1978,7 +1979,7 @@ def test_play_script_headless(tmp_path: Path) -> None:
     finally:
         g.close()
     again = run_script(*args)
-    assert again.returncode == 2 and "--force" in again.stderr
+    assert again.returncode == 2 and f"--save-state {out} exists; pass --force to replace it" in again.stderr
     # Ctrl-C ends a session like closing the window: the play is saved, not lost
     kept = tmp_path / "interrupted.state"
     rc, err = interrupt_when_ready(*args[:3], "--save-state", str(kept), *args[5:7], "--max-frames",
@@ -2460,7 +2461,8 @@ def test_make_state_does_not_overwrite_a_state_written_meanwhile(tmp_path: Path)
             out.write_bytes(b"the other run's state")
         return False
 
-    with pytest.raises(FileExistsError, match="--force"):
+    appeared = f"--out {out} appeared while playing; pass --force to overwrite it"
+    with pytest.raises(FileExistsError, match=f"^{re.escape(appeared)}$"):
         make_state(TEST_CARTRIDGE, inputs, out, stop=other_run_writes)
     assert out.read_bytes() == b"the other run's state"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
@@ -2477,7 +2479,8 @@ def test_make_state_does_not_replace_a_link_made_meanwhile(tmp_path: Path) -> No
             out.symlink_to(tmp_path / "elsewhere.state")
         return False
 
-    with pytest.raises(FileExistsError, match="--force"):
+    appeared = f"--out {out} appeared while playing; pass --force to overwrite it"
+    with pytest.raises(FileExistsError, match=f"^{re.escape(appeared)}$"):
         make_state(TEST_CARTRIDGE, inputs, out, stop=other_run_links)
     assert out.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state"]
 
