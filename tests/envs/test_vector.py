@@ -4,6 +4,7 @@ import functools
 import logging
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -518,7 +519,7 @@ def test_killed_worker_raises_when_asked():
 def test_bad_arguments():
     import multiprocessing as mp
 
-    with pytest.raises(ValueError, match="num_workers"):
+    with pytest.raises(ValueError, match=r"^num_workers must be between 0 and 2 \(num_envs\), got 3$"):
         make_vec("snake", 2, num_workers=3)
     with pytest.raises(ValueError, match="known envs"):
         make_vec("tetris3d", 2)
@@ -1377,7 +1378,8 @@ def test_hang_timeout_is_checked():
     assert HANG_TIMEOUT_S >= 600  # far above any legitimate command (see its comment)
     # True was taken for 1 s, and "600" (a config's string) was a bare TypeError from the comparison.
     for bad in (0, -1.0, float("nan"), float("inf"), True, "600"):
-        with pytest.raises(ValueError, match="hang_timeout_s"):
+        kind = "seconds > 0 or None" if bad in (0, -1.0) else "a finite number"
+        with pytest.raises(ValueError, match=f"^hang_timeout_s must be {kind}, got {re.escape(repr(bad))}$"):
             GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=bad)
     v = GameVecEnv("snake", num_envs=2, num_workers=0, hang_timeout_s=None)  # never
     v.close()
@@ -1571,9 +1573,13 @@ def test_set_attr_on_part_of_a_shared_game_is_refused(workers):
     v = make_vec("snake", 4, num_workers=workers)
     try:
         v.reset()
-        with pytest.raises(ValueError, match="share one game"):
+        share = ("envs 0-3: all envs share one game (num_workers=0)" if workers == 0 else
+                 "envs 0-1: envs 0-1 share one game (worker 0)")
+        refused = "^" + re.escape(f"set_attr('starvation') for some of {share}, so it is set for all of them "
+                                  "or none; give indices=None or whole workers' envs") + "$"
+        with pytest.raises(ValueError, match=refused):
             v.set_attr("starvation", 7, indices=[0])
-        with pytest.raises(ValueError, match="share one game"):  # a repeated index is still one board
+        with pytest.raises(ValueError, match=refused):  # a repeated index is still one board
             v.set_attr("starvation", 7, indices=[0, 0, 0, 0] if workers == 0 else [0, 0])
         assert v.get_attr("starvation") == [200] * 4  # refused before anything was set
         v.set_attr("starvation", 9)
