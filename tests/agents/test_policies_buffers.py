@@ -1,3 +1,5 @@
+import re
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -238,13 +240,15 @@ def test_device_buffer_resets_in_place_and_a_second_rollout_matches_sb3():
 
 
 def test_device_buffer_refuses_float_observations():
-    with pytest.raises(TypeError, match="uint8"):
-        DeviceRolloutBuffer(4, spaces.Box(0, 1, (3,), np.float32), spaces.Discrete(2), "cpu")
+    floats = spaces.Box(0, 1, (3,), np.float32)
+    with pytest.raises(TypeError, match=re.escape(f"stores uint8 Box observations (images); got {floats}: ")):
+        DeviceRolloutBuffer(4, floats, spaces.Discrete(2), "cpu")
     # VecNormalize's observations (norm_obs=True, its default): the error says what to change.
     with pytest.raises(TypeError, match=r"norm_obs=False.*SB3's own RolloutBuffer"):
         DeviceRolloutBuffer(4, spaces.Box(-10, 10, (4, 10, 10), np.float32), spaces.Discrete(4), "cpu")
-    with pytest.raises(TypeError, match="Discrete actions"):
-        DeviceRolloutBuffer(4, SNAKE_OBS, spaces.Box(-1, 1, (2,), np.float32), "cpu")
+    moves = spaces.Box(-1, 1, (2,), np.float32)
+    with pytest.raises(TypeError, match=f"supports Discrete actions; got {re.escape(str(moves))}$"):
+        DeviceRolloutBuffer(4, SNAKE_OBS, moves, "cpu")
 
 
 def test_a_minibatch_size_that_does_not_divide_the_rollout_still_serves_every_sample_once():
