@@ -48,7 +48,8 @@ def test_refuses_what_it_cannot_read() -> None:
         decode_png(buf.getvalue())  # a palette PNG
     with pytest.raises(ValueError, match="filtered"):
         decode_png(_rgb_png(np.zeros((4, 4, 3), np.uint8), row_filter=1))  # "Sub" rows
-    with pytest.raises(ValueError, match="uint8"):
+    with pytest.raises(ValueError, match=r"^encode_png takes a uint8 \(H, W\) or \(H, W, 1\|3\|4\) array, "
+                                         r"got float32 \(2, 2\)$"):
         encode_png(np.zeros((2, 2), np.float32))
 
 
