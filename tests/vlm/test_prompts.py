@@ -40,14 +40,16 @@ def test_choice_and_word_drafts_answer_and_refuse_what_cannot_be_verified():
                      ["Look."])
     assert d.answer == "B" and "A. red\nB. green\nC. blue" in d.question
     assert d.analysis == "Look.\nSo the answer is B: green."
-    with pytest.raises(ValueError, match="distinct options"):
+    unverifiable = r"^need distinct options and a correct index in range, got \['red', "
+    with pytest.raises(ValueError, match=unverifiable + r"'red', 'blue'\], 2$"):
         choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "red", "blue"], 2, [])
-    with pytest.raises(ValueError, match="distinct options"):
+    with pytest.raises(ValueError, match=unverifiable + r"'blue'\], 2$"):
         choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "blue"], 2, [])
     w = word_draft("strategy", "m", 1, 1, [], "C", "S", ["UP", "DOWN", "LEFT"], ["LEFT", "UP"], ["Step."])
     assert w.answer == "LEFT" and w.analysis.endswith("So the answer is LEFT or UP.")
     assert w.verifier == {"rule": "word", "choices": ["UP", "DOWN", "LEFT"], "accepted": ["LEFT", "UP"]}
-    with pytest.raises(ValueError, match="subset"):
+    with pytest.raises(ValueError, match=r"^accepted \['RIGHT'\] must be a non-empty subset of "
+                                         r"\['UP', 'DOWN'\]$"):
         word_draft("strategy", "m", 1, 1, [], "C", "S", ["UP", "DOWN"], ["RIGHT"], [])
 
 
@@ -104,7 +106,7 @@ def test_each_draft_states_its_answer_format_and_verifies_its_own_answer():
     assert c.question.endswith("</answer>. Answer with the option's letter.")
     assert c.verifier == {"rule": "choice", "options": ["red", "green"], "answer": "A"}
     assert c.options == ["red", "green"]
-    with pytest.raises(ValueError, match="correct index in range"):  # not options[-1]
+    with pytest.raises(ValueError, match=r"index in range, got \['red', 'green'\], -1$"):  # not options[-1]
         choice_draft("perception", "q", 1, 1, [], "C", "S", ["red", "green"], -1, [])
     n = integer_draft("perception", "n", 1, 1, [], "C", "How many?", 4, ["Count."])
     # The verifier reads only what is inside <answer></answer>: the prompt must say so.
