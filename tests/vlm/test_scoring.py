@@ -325,7 +325,8 @@ def test_states_come_from_the_trajectory_store_when_a_record_lacks_one(dataset):
     r = next(r for r in records if is_move_question(r))
     stripped = TaskRecord.from_dict({**r.to_dict(), "extra": {}})
     assert record_state(stripped, dataset[1].parent) == r.extra["state"]
-    with pytest.raises(ScoringError, match="no game state"):
+    unshown = f"record {r.id}: no game state (extra['state']) to show the specialist"
+    with pytest.raises(ScoringError, match=f"^{re.escape(unshown)}$"):
         record_state(stripped, None)
     gone = TaskRecord.from_dict({**stripped.to_dict(), "source": {**r.source, "step": 10**6}})
     with pytest.raises(ScoringError, match=f"trajectories has no step {10**6} of episode"):
