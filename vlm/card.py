@@ -163,6 +163,15 @@ def code_span(text: str, in_table: bool = False) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
+def _fill_spans(template: str, values: dict[str, Any]) -> str:
+    """``template`` (a cell of ``LOADING``) filled with ``values``, each of its `...` spans made a table
+    cell's ``code_span``: a path there (the export's folder) with a backtick or ``|`` in it ended the span
+    or the cell. Filled in pieces, so a backtick a value brings in outside a span is kept as it is."""
+    pieces = template.split("`")  # odd pieces are the spans
+    return "".join(code_span(piece.format(**values), in_table=True) if k % 2 else piece.format(**values)
+                   for k, piece in enumerate(pieces))
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
@@ -199,7 +208,8 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
         kept += f" (score ≥ {meta['min_score']:g})"
     run = meta["run"]
     lines = ["## How it was produced", "", "```bash", meta["command"], "```", "",
-             f"- run: `{run['path']}`, checkpoint `{run['checkpoint']}` (SHA-1 `{run['checkpoint_sha1']}`)",
+             f"- run: {code_span(run['path'])}, checkpoint {code_span(run['checkpoint'])} "
+             f"(SHA-1 `{run['checkpoint_sha1']}`)",
              f"- env `{meta['env']}` (`{meta['gym_id']}`) with "
              f"`{json.dumps(meta['env_kwargs'], sort_keys=True)}`",
              f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
@@ -278,12 +288,14 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                  for s, recs in splits.items() if recs]
         lines += ["- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` "
                   "TaskRecord), image paths relative to this folder; "
-                  f"`datasets.load_dataset({folder})` reads them as the split{'s' if len(names) > 1 else ''} "
+                  f"{code_span(f'datasets.load_dataset({folder})')} reads them as the "
+                  f"split{'s' if len(names) > 1 else ''} "
                   f"{listed(names)}"]
-        steps = f"`datasets.load_dataset('parquet', data_files={d + STEP_FILES!r})` reads the steps"
+        call = f"datasets.load_dataset('parquet', data_files={d + STEP_FILES!r})"
+        steps = f"{code_span(call)} reads the steps"
     else:
-        steps = (f"`datasets.load_dataset({folder})` reads the steps, `datasets.load_dataset({folder}, "
-                 "'episodes')` the episodes")
+        steps = (f"{code_span(f'datasets.load_dataset({folder})')} reads the steps, "
+                 + code_span(f"datasets.load_dataset({folder}, 'episodes')") + " the episodes")
     lines += ["- `images/`: PNGs named by `vlm.imagestore.image_hash` of their decoded pixels (the SHA-1 of "
               "the array's shape, dtype and bytes), each distinct image stored once",
               "- `trajectories/`: the expert's play, one Parquet row per step (`steps/`), "
@@ -292,7 +304,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
         lines.append("- `curriculum.json`: stages easy → hard")
     if meta.get("minari"):
         lines.append(f"- `minari/`: Minari dataset `{meta['minari']}` "
-                     f"(`MINARI_DATASETS_PATH={_shell(f'{d}minari')}`)")
+                     f"({code_span('MINARI_DATASETS_PATH=' + _shell(f'{d}minari'))})")
     lines.append("")
     if not records:
         lines += ["No task records, so no trainer formats: this export holds trajectories only.", ""]
@@ -319,16 +331,15 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                    "vigal": ("openrlhf", " --prompt_max_len {}"),
                    "llamafactory": ("llamafactory", ", `cutoff_len: {}`"),
                    "trl": ("trl", " SFT `SFTConfig(max_length={})`;")}
-        rows = [[name, LOADING[name][0], LOADING[name][1].format(
-                    **paths, name=meta["dataset_name"], max_images=max_images, split=first,
-                    **{f"{k}_length": text.format(setting[of]) if of in setting else ""
-                       for k, (of, text) in written.items()})]
-                for name in formats]
+        values = {**paths, "name": meta["dataset_name"], "max_images": max_images, "split": first,
+                  **{f"{k}_length": text.format(setting[of]) if of in setting else ""
+                     for k, (of, text) in written.items()}}
+        rows = [[name, LOADING[name][0], _fill_spans(LOADING[name][1], values)] for name in formats]
         lines += [*_table(["format", "files", "use"], rows), "",
                   "Ground truths (EasyR1 `answer`, verl `reward_model.ground_truth`, OpenRLHF `answer`, TRL "
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
-                  f"reward functions in `{REWARDS}` (depthfirst's `vlm/rewards.py` where this export was "
-                  "made) score responses against them.", ""]
+                  f"reward functions in {code_span(str(REWARDS))} (depthfirst's `vlm/rewards.py` where this "
+                  "export was made) score responses against them.", ""]
         labels = {"verl": "verl", "easyr1": "EasyR1"}
         counted = [f"{lengths[k]:,} tokens in {label}" for k, label in labels.items()
                    if k in formats and k in setting]

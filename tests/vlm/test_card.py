@@ -493,3 +493,26 @@ def test_a_code_span_shows_its_text_as_it_is_in_a_paragraph_and_in_a_table(text)
                 if c.type == "code_inline"]
     assert spans(f"- x: {code_span(text)}\n") == [text]
     assert spans(f"| a | b |\n|---|---|\n| {code_span(text, in_table=True)} | 1 |\n") == [text]
+
+
+@pytest.mark.parametrize("root", ["/data/a`QQ|b/snake", "/data/``QQ`/snake", "/data/QQ | x`"])
+def test_a_backtick_or_pipe_in_the_export_s_path_keeps_each_path_in_its_code_span(root, monkeypatch):
+    """An export's card gave each absolute path (the datasets calls, the trainer commands in the table, the
+    run, the reward functions) as `...PATH...`: a backtick in a folder's name ended the span, the rest of
+    the path shown as text, and a '|' ended the table's cell. Rendered as GitHub renders the card, the path
+    is now inside a code span whole, wherever it is named."""
+    markdown_it = pytest.importorskip("markdown_it")
+    import vlm.card
+
+    monkeypatch.setattr(vlm.card, "REWARDS", vlm.card.Path(f"{root}/vlm/rewards.py"))
+    meta = {**META, "minari": "depthfirst/snake/expert-v0",
+            "run": {**META["run"], "path": f"{root}/run", "checkpoint": f"{root}/run/model.zip"}}
+    formats = ["llamafactory", "trl", "easyr1", "verl", "openrlhf", "swift"]
+    card = render_card(meta, SPLITS, CURRICULUM, formats, root_hint=root)
+    md = markdown_it.MarkdownIt("commonmark").enable("table")
+    inline = [c for t in md.parse(card) if t.type == "inline" for c in t.children]
+    spans = [c.content for c in inline if c.type == "code_inline"]
+    assert not [c.content for c in inline if c.type != "code_inline" and "QQ" in c.content], card
+    assert all(root in span for span in spans if "QQ" in span), spans
+    assert f"datasets.load_from_disk({f'{root}/trl'!r})" in spans
+    assert f"{root}/run" in spans and str(vlm.card.REWARDS) in spans
