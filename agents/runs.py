@@ -605,7 +605,11 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     if not os.path.lexists(file):
         return {}, None
     kind = _no_file(file)
-    kept = json_object(file) if kind is None else None
+    try:
+        kept = read_json_object(file) if kind is None else None
+    except OSError as e:
+        return {}, (f"{file} (the record of the ROM and start state the run started from) cannot be read "
+                    f"({e.strerror or e}), so they cannot be checked against it")
     entries = kept if isinstance(kept, dict) else {}
     valid = {key: entries[key] for key in ("rom", "state")
              if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)
@@ -1493,7 +1497,19 @@ def json_object(path: Path) -> dict[str, Any] | None:
     missed on its own), or not an object. For the files a command reads back to decide what to do (a
     cache entry, milestones, an earlier result), which a damaged one must not end in a traceback. A file
     that does not start with ``{`` (a model's zip given by mistake) is not read whole, and no regular file
-    is not opened at all: a FIFO's open waits for a writer, and the command hung without a word."""
+    is not opened at all: a FIFO's open waits for a writer, and the command hung without a word. A reader
+    that says what is wrong with the file uses ``read_json_object``, which tells an unreadable one apart."""
+    try:
+        return read_json_object(path)
+    except OSError:
+        return None
+
+
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """``json_object``, but a folder, or a file the system will not read (permission denied, an I/O
+    error), raises its ``OSError``: "not a JSON object" misnamed what is wrong with it."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not os.path.isfile(path):
         return None
     try:
@@ -1502,7 +1518,7 @@ def json_object(path: Path) -> dict[str, Any] | None:
                 return None
             f.seek(0)
             data = json.load(f)
-    except (OSError, ValueError, RecursionError):
+    except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -1,4 +1,5 @@
 import contextlib
+import errno
 import importlib.util
 import os
 import shlex
@@ -137,6 +138,19 @@ PYTHON = RECORDED_ENV + shlex.quote(sys.orig_argv[0])
 # A training budget that exercises every part of the pipeline in seconds.
 TINY = ["--num-envs", "8", "--policy", "tiny", "--no-progress", "--set", "ppo.n_steps=32",
         "--set", "ppo.batch_size=128", "--set", "ppo.n_epochs=1"]
+
+
+def deny_reading(monkeypatch: pytest.MonkeyPatch, file: Path, code: int = errno.EACCES) -> None:
+    """Opening ``file`` raises the system's refusal, ``code`` (by default another user's file, mode 600: as
+    root, a file of mode 000 reads)."""
+    real_open = open
+
+    def denied(name: object, *args: object, **kwargs: object) -> object:
+        if Path(name) == file:
+            raise OSError(code, os.strerror(code), str(name))  # PermissionError for EACCES
+        return real_open(name, *args, **kwargs)
+    monkeypatch.setattr("builtins.open", denied)
+    monkeypatch.setattr("io.open", denied)  # Path.read_text's
 
 
 def open_paths() -> set[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import not_a_file
-from agents.runs import file_sha1, json_object
+from agents.runs import file_sha1, read_json_object
 
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"
@@ -166,8 +166,13 @@ def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) ->
             "record beside it, or make it again with scripts/make_state.py")
     except OSError:
         return None
-    made = json_object(record)
     keys = ("rom_sha1", "rom_title", "state_sha1")
+    try:
+        made = read_json_object(record)
+    except OSError as e:
+        raise StateError(state, f"has a ROM record {record} that cannot be read ({e.strerror or e}): delete "
+                         "it to load the state unchecked, or make the state again with scripts/make_state.py"
+                         ) from None
     if made is None or not all(isinstance(made.get(k), str) for k in keys):
         raise StateError(state, f"has a ROM record {record} that cannot be read (not a JSON object of "
                          f"{', '.join(keys)}, as the scripts write it): delete it to load the state "

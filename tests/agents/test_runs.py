@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agents import runs
-from tests.conftest import open_paths, path_method_fails
+from tests.conftest import deny_reading, open_paths, path_method_fails
 
 
 def old_run(folder: Path) -> Path:
@@ -1985,6 +1985,23 @@ def test_the_temps_of_evaluate_and_training_are_their_writers_names_only(tmp_pat
     runs.remove_dead_eval_temps(run)
     assert f"({'.eval-step64.' + dead + '.tmp.json'})" in capsys.readouterr().err
     assert runs.not_run_files(run) == sorted(users)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EIO])
+def test_a_game_files_record_that_cannot_be_opened_is_said_so_not_called_no_json(code, tmp_path, monkeypatch):
+    """json_object swallowed the OSError, so a game_files.json the system will not read (another user's,
+    a disk's I/O error) was "not a JSON object": now it cannot be read, and why."""
+    state = tmp_path / "start.state"
+    state.write_bytes(b"state")
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.write_run_files(run, {"env": "x", "env_kwargs": {"state": str(state)}}, "train_ppo.py")
+    record = run / runs.GAME_FILES
+    deny_reading(monkeypatch, record, code)
+    assert runs.damaged_game_files(run) == (
+        f"{record} (the record of the ROM and start state the run started from) cannot be read "
+        f"({os.strerror(code)}), so they cannot be checked against it")
+    assert runs.json_object(record) is None  # for the readers that take an unreadable file as none
 
 
 def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):

@@ -45,7 +45,7 @@ from envs.gameboy.roms import TEST_CARTRIDGE, RomError, check_rom, not_a_rom
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 from envs.gameboy.wrapped import GAMES
 from envs.rng import seeds_from
-from tests.conftest import load_script, path_method_fails
+from tests.conftest import deny_reading, load_script, path_method_fails
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -1796,6 +1796,19 @@ def test_a_rom_record_that_cannot_be_read_is_refused_naming_it(tmp_path: Path, r
     assert str(refused.value).startswith(f"--state {state} has a ROM record {path} that cannot be read (")
     assert str(refused.value).endswith("): delete it to load the state unchecked, or make the state again "
                                        "with scripts/make_state.py")
+
+
+def test_a_rom_record_the_system_will_not_read_is_refused_saying_why(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its OSError was swallowed: a record another user's (mode 600) was "not a JSON object of rom_sha1, ...".
+    _, state = other_build(tmp_path)
+    path = tmp_path / "other.state.json"
+    deny_reading(monkeypatch, path)
+    with pytest.raises(ValueError) as refused:
+        make(1, state=state)
+    assert str(refused.value) == (f"--state {state} has a ROM record {path} that cannot be read (Permission "
+                                  "denied): delete it to load the state unchecked, or make the state again "
+                                  "with scripts/make_state.py")
 
 
 def test_a_rom_record_names_pyboy_unknown_where_its_version_cannot_be_read(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import ROOT, TINY, load_script
+from tests.conftest import ROOT, TINY, deny_reading, load_script
 from tests.vlm.test_formats import SPLITS, needs_datasets, pixels
 from tests.vlm.test_trajectories import export_args, tiny_snake_run
 from vlm.card import records_digest
@@ -868,19 +868,6 @@ def test_a_merged_folder_given_as_an_export_names_the_exports_it_was_made_of(tmp
     message = f"{mixed} is a folder merge_exports.py wrote, not an export: give the exports it was made of " \
               "(the table in its README.md lists them) beside the new ones"
     refused([str(mixed), str(third)], capsys, re.escape(message) + "$", tmp_path / "again")
-
-
-def deny_reading(monkeypatch: pytest.MonkeyPatch, file: Path) -> None:
-    """Opening ``file`` raises the system's refusal (another user's, mode 600): as root, a file of mode 000
-    reads."""
-    real_open = open
-
-    def denied(name: object, *args: object, **kwargs: object) -> object:
-        if Path(name) == file:
-            raise PermissionError(errno.EACCES, "Permission denied", str(name))
-        return real_open(name, *args, **kwargs)
-    monkeypatch.setattr("builtins.open", denied)
-    monkeypatch.setattr("io.open", denied)  # Path.read_text's
 
 
 @pytest.mark.parametrize("rel", ["train.jsonl", "openrlhf/train.jsonl"])
