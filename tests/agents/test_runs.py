@@ -386,28 +386,12 @@ def test_pruning_keeps_a_users_file_named_step_something_step_n(tmp_path):
     assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
 
 
-def test_a_users_step_file_in_other_digits_is_no_checkpoint(tmp_path):
-    # \d took any Unicode digit (int() reads them): a user's step_\u0661.zip (Arabic-Indic 1) counted as
-    # checkpoint 1, which pruning deleted with the run's own and --force took for training's. The writer
-    # writes ASCII digits, as a pid (_PID).
-    run = old_run(tmp_path / "run")
-    (run / "checkpoints").mkdir()
-    mine = run / "checkpoints" / "step_\u0661.zip"
-    mine.write_text("mine")
-    for steps in (10, 20, 30, 40):
-        runs.save_checkpoint(FakeModel(steps), run)
-    assert mine.read_text() == "mine"
-    assert [step for step, _ in runs.checkpoints(run)] == [20, 30, 40]
-    refused = re.escape(f"holds files a run does not write (checkpoints/{mine.name})")
-    with pytest.raises(runs.RunError, match=refused):
-        runs.new_run_dir({"env": "snake"}, str(run), True)
-    assert mine.read_text() == "mine"
-
-
-@pytest.mark.parametrize("name", ["step_007.zip", "step_00.zip", ".step_007.123.tmp.zip"])
-def test_a_users_step_file_with_leading_zeros_is_no_checkpoint(tmp_path, name):
-    # [0-9]+ took a user's step_007.zip (save_checkpoint writes step_7.zip) for checkpoint 7: pruning deleted
-    # it with the run's own, --resume could load it, and --force took it for training's.
+@pytest.mark.parametrize("name", ["step_\u0661.zip", "step_007.zip", "step_00.zip", ".step_007.123.tmp.zip"])
+def test_a_users_step_file_named_otherwise_than_training_writes_is_no_checkpoint(tmp_path, name):
+    # A name save_checkpoint never writes is the user's. \d took any Unicode digit (int() reads them): a
+    # step_\u0661.zip (Arabic-Indic 1) counted as checkpoint 1; [0-9]+ took a step_007.zip (training writes
+    # step_7.zip) for checkpoint 7. Pruning deleted such a file with the run's own, --resume could load it,
+    # and --force took it for training's. The writer writes ASCII digits, 0 or no leading zero.
     run = old_run(tmp_path / "run")
     (run / "checkpoints").mkdir()
     mine = run / "checkpoints" / name
