@@ -2141,6 +2141,15 @@ def test_a_report_folder_another_failed_comparison_removed_is_made_again(scripts
         assert list(base.iterdir()) == [] and not list((tmp_path / ".base.replaced").rglob("report.json"))
 
 
+def _one_episode_argv(script: str, url: str, out: Path, cache: Path, max_steps: int,
+                      retries: int) -> list[str]:
+    """compare's or evaluate's argv for one Snake episode against one VLM, one request at a time."""
+    own = ["--frames", "0"] if script == "compare" else ["--no-video"]
+    return ["--env", "snake", "--out", str(out), *own, "--vlm", f"m-vl-7b@{url}", "--episodes", "1",
+            "--max-steps", str(max_steps), "--retries", str(retries), "--concurrency", "1", "--cache-dir",
+            str(cache), "--no-progress"]
+
+
 @pytest.mark.parametrize("script", ["compare", "evaluate"])
 def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys, script):
     # A server that went down (or kept failing) mid-run: its requests played the fallback, and the only
@@ -2149,12 +2158,7 @@ def test_failed_requests_are_warned_of_with_what_to_do(scripts, tmp_path, capsys
 
     answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
     with ChatServer([good(answer), server_error()], default=lambda body: good(answer)) as server:
-        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "3", "--retries", "0",
-                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-        if script == "compare":
-            argv = ["--env", "snake", "--out", str(tmp_path / "report"), "--frames", "0", *common]
-        else:
-            argv = ["--env", "snake", "--out", str(tmp_path / "eval"), "--no-video", *common]
+        argv = _one_episode_argv(script, server.url, tmp_path / "out", tmp_path / "cache", 3, 0)
         assert getattr(scripts, script).main(argv) == 0
     err = capsys.readouterr().err
     assert "warning: m-vl-7b: 1 of 3 requests failed (given up after every retry, or refused" in err
@@ -2170,12 +2174,7 @@ def test_a_request_refused_mid_run_is_not_said_to_be_retried(scripts, tmp_path, 
     answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
     with ChatServer([good(answer), bad_request(400, "prompt too long")],
                     default=lambda body: good(answer)) as server:
-        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "3", "--retries", "2",
-                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
-        if script == "compare":
-            argv = ["--env", "snake", "--out", str(tmp_path / "report"), "--frames", "0", *common]
-        else:
-            argv = ["--env", "snake", "--out", str(tmp_path / "eval"), "--no-video", *common]
+        argv = _one_episode_argv(script, server.url, tmp_path / "out", tmp_path / "cache", 3, 2)
         assert getattr(scripts, script).main(argv) == 0
         assert len(server.requests) == 3  # the refused one was sent once
     err = capsys.readouterr().err
@@ -2193,13 +2192,8 @@ def test_a_server_gone_mid_run_stops_the_run_with_what_to_do(scripts, tmp_path, 
     monkeypatch.setattr(agents.vlm_client, "GIVE_UPS_TO_STOP", 2)
     answer = "<think>t</think><best_answer>DOWN</best_answer><worst_answer>UP</worst_answer>"
     with ChatServer([good(answer)], default=lambda body: server_error()) as server:
-        common = ["--vlm", f"m-vl-7b@{server.url}", "--episodes", "1", "--max-steps", "50", "--retries", "0",
-                  "--concurrency", "1", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
         out = tmp_path / "out"
-        if script == "compare":
-            argv = ["--env", "snake", "--out", str(out), "--frames", "0", *common]
-        else:
-            argv = ["--env", "snake", "--out", str(out), "--no-video", *common]
+        argv = _one_episode_argv(script, server.url, out, tmp_path / "cache", 50, 0)
         assert getattr(scripts, script).main(argv) == 2
         assert server.hits == 3  # the answer, then the two give-ups: nothing more was asked
     err = capsys.readouterr().err
