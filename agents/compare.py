@@ -878,6 +878,15 @@ def token_counts_hint(summary: dict[str, Any]) -> str:
             "0 tokens, so its tokens and cost per episode are too low.")
 
 
+def vlm_warnings(summary: dict[str, Any]) -> list[str]:
+    """The hints above that a player's ``summarize_run`` calls for, each a stderr warning of compare.py and
+    evaluate.py --vlm (none for a specialist)."""
+    due = {max_tokens_hint: summary["cut_at_max_tokens"],
+           failed_requests_hint: summary["invalid_by_status"].get("error"),
+           token_counts_hint: summary["answers_without_token_counts"]}
+    return [hint(summary) for hint, count in due.items() if count]
+
+
 def cut_text(report: dict[str, Any]) -> list[str]:
     """The report's line on the episodes the step limit cut (none: no line): their scores are where they
     stood, and a cut episode counts as not won, so a reader must not take them for ended games."""

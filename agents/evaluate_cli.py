@@ -343,11 +343,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
         boards_memory_error,
         cached_answers_hint,
         check_play_memory,
-        failed_requests_hint,
-        max_tokens_hint,
         play_vlm,
         summarize_run,
-        token_counts_hint,
+        vlm_warnings,
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, summarize
     from agents.machine import out_of_memory
@@ -477,12 +475,8 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
             print(f"best episode (seed {summary['best_episode_seed']}): {summary['video']}, {summary['gif']}")
     if why:
         print(f"note: {why}; these of {player.client.endpoint} are in {out / stem}.json", file=sys.stderr)
-    if vlm["cut_at_max_tokens"]:
-        print("warning: " + max_tokens_hint(vlm), file=sys.stderr)
-    if vlm["invalid_by_status"].get("error"):
-        print("warning: " + failed_requests_hint(vlm), file=sys.stderr)
-    if vlm["answers_without_token_counts"]:
-        print("warning: " + token_counts_hint(vlm), file=sys.stderr)
+    for hint in vlm_warnings(vlm):
+        print("warning: " + hint, file=sys.stderr)
     return 0
 
 

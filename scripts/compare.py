@@ -113,12 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         boards_memory_error,
         check_cache_outside,
         compare,
-        failed_requests_hint,
-        max_tokens_hint,
         parse_params,
         parse_prices,
         reserve_default_out,
-        token_counts_hint,
+        vlm_warnings,
     )
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
@@ -214,12 +212,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
                       f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s{cut}")
             for s in report["players"]:
-                if s["cut_at_max_tokens"]:
-                    print("warning: " + max_tokens_hint(s), file=sys.stderr)
-                if s["invalid_by_status"].get("error"):
-                    print("warning: " + failed_requests_hint(s), file=sys.stderr)
-                if s["answers_without_token_counts"]:
-                    print("warning: " + token_counts_hint(s), file=sys.stderr)
+                for hint in vlm_warnings(s):
+                    print("warning: " + hint, file=sys.stderr)
             print(f"report: {out / 'report.md'}")
     except KeyboardInterrupt:  # a first signal while the players closed after an error
         print(stopped, file=sys.stderr)
