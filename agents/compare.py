@@ -563,21 +563,18 @@ def reserve_default_out(base: Path) -> tuple[Path, MadeFolders]:
     for k in range(1, 10_000):
         out = base if k == 1 else base.with_name(f"{base.name}-{k}")
         mark = out.with_name(temp_name(out))
+        made = above
         try:
             out.mkdir()
-        except FileExistsError:
+            made = [out, *above]
+            mark.touch()  # never FileExistsError: a file there is only touched
+        except FileExistsError:  # mkdir's: another comparison's folder
             continue
-        except OSError as e:
-            remove_folders(above)
-            raise CompareError(f"{DEFAULT_OUT} {out}: the folder cannot be made ({e.strerror or e}); free "
-                               "some space or give --out") from None
-        try:
-            mark.touch()
         except OSError as e:  # a full disk
-            remove_folders([out, *above])
+            remove_folders(made)
             raise CompareError(f"{DEFAULT_OUT} {out}: the folder cannot be made ({e.strerror or e}); free "
                                "some space or give --out") from None
-        return out, MadeFolders([out, *above], [mark])
+        return out, MadeFolders(made, [mark])
     remove_folders(above)
     raise CompareError(f"{DEFAULT_OUT} {base} and 9,998 numbered folders beside it are taken; give --out")
 
