@@ -500,7 +500,7 @@ def remove_dead_compare_folders(folder: Path) -> None:
         return process_running(int(m.group("pid")))
 
     for mark in sorted(_remove_temps(folder, COMPARE_MARK, playing)):
-        out = folder / mark[1:].rsplit(".", 2)[0]  # .<folder>.<pid>.tmp
+        out = folder / COMPARE_MARK.fullmatch(mark)["folder"]  # matched: _remove_temps removed it
         with contextlib.suppress(OSError):  # not empty, gone, or no folder (rmdir follows no link)
             out.rmdir()
             print(f"{folder}: removed {out.name}, the empty report folder of a killed comparison",
