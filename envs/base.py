@@ -145,21 +145,15 @@ def check_state_size(state: Mapping[str, Any], size: int) -> None:
                          f"with size={n}")
 
 
-def _whole_floats(value: Any) -> Any:
-    """``value`` with each integral float (10.0) as an int, also inside lists and tuples."""
+def _numbers_as(value: Any, kind: type) -> Any:
+    """``value`` with each number of the other kind read as ``kind``, also inside lists and tuples: for int,
+    each integral float (10.0); for float, each int (not a bool), but one past a float's range, left as
+    given for the game to refuse by name."""
     if isinstance(value, (list, tuple)):
-        return type(value)(_whole_floats(v) for v in value)
-    if isinstance(value, (float, np.floating)) and _is_whole(value):
+        return type(value)(_numbers_as(v, kind) for v in value)
+    if kind is int and isinstance(value, (float, np.floating)) and _is_whole(value):
         return int(value)
-    return value
-
-
-def _int_floats(value: Any) -> Any:
-    """``value`` with each int (not a bool) as a float, also inside lists and tuples; one past a float's
-    range is left as given, for the game to refuse by name."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(_int_floats(v) for v in value)
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+    if kind is float and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         with contextlib.suppress(OverflowError):
             return float(value)
     return value
@@ -227,10 +221,10 @@ def whole_options(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str) and {int, float} & leaves and str not in leaves:
             # YAML (--set, --config) reads 1e-2 and 1e39 (no dot, or no exponent sign) as strings
             value = yaml_number(value)
-        if int in leaves and float not in leaves:
-            value = _whole_floats(value)
-        if float in leaves and int not in leaves:  # YAML reads 2 as an int, which a float option's game got
-            value = _int_floats(value)
+        # An option of int or float alone takes the other's numbers as its own: 10.0 as 10, and 2 (YAML's
+        # int, which reached the game as given) as 2.0
+        if len(numbers := {int, float} & leaves) == 1:
+            value = _numbers_as(value, *numbers)
         entries = _mapping_value_types(hints.get(key))
         if isinstance(value, dict) and {int, float} & entries and str not in entries:
             value = {k: yaml_number(v) for k, v in value.items()}  # Pokémon's reward weights
