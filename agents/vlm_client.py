@@ -490,7 +490,6 @@ class ChatClient:
     # ------------------------------------------------------------------ HTTP
     def _post_with_retries(self, data: bytes) -> ChatReply:
         last = "no attempt"
-        limited = False  # was the last attempt refused with HTTP 429 (a rate limit)?
         connected = False  # has any attempt of this call reached the server?
         for attempt in range(self.max_retries + 1):
             if self._stopped.is_set():  # the run is being abandoned: send nothing more
@@ -498,7 +497,6 @@ class ChatClient:
             if attempt:
                 self.stats.add(retries=1)
             wait: float | None = None
-            limited = False
             t0 = time.perf_counter()
             try:
                 status, headers, raw = self._post(data)
@@ -586,7 +584,6 @@ class ChatClient:
                         "too, --mmproj FILE)")
                 elif status in RETRY_STATUS or status >= 500:
                     last = f"HTTP {status}: {_error_message(raw)}"
-                    limited = status == 429
                     wait = _retry_wait(headers)
                 elif 300 <= status < 400:
                     # Its query and user name may hold a key, as the --vlm URL's own may: cut the same way.
@@ -619,8 +616,10 @@ class ChatClient:
             self._sleep(wait)
         attempts = self.max_retries + 1
         gave_up = f"{self.endpoint}: gave up after {attempts} attempt{'s' * (attempts > 1)}; last: {last}"
-        # Up and answering, only refusing more requests than it allows: fewer at once or longer waits help,
-        # where "is the server up?" or "has stopped answering" pointed elsewhere.
+        # The last attempt refused with 429: up and answering, only refusing more requests than it allows.
+        # Fewer at once or longer waits help, where "is the server up?" or "has stopped answering" pointed
+        # elsewhere.
+        limited = last.startswith("HTTP 429:")
         rate = ("the server is limiting the request rate: lower --concurrency, or raise --retries to wait "
                 "longer" if limited else "")
         if not self._understood:  # never a chat completion: a server down or still loading, not a hiccup
