@@ -42,11 +42,13 @@ from agents.interrupts import deferred_stop, safe_to_stop, settled, uninterrupti
 
 _T = TypeVar("_T")
 RUNS_DIR = Path("runs")
+# A number in the names the project writes, as str() writes a positive int: ASCII digits, no leading zero.
+# \d took a user's step_<Arabic-Indic 1>.zip (int() reads it) for checkpoint 1, or .model.0123.tmp.zip for a
+# killed writer's temp; a leading zero, a user's step_007.zip for checkpoint 7, pruned with the run's own.
+_NUMBER = "[1-9][0-9]*"
 # Whole names only: a search took a user's step_best_step_2.zip for checkpoint 2, which pruning deleted. The
-# step in ASCII digits, as save_checkpoint writes it: \d took a user's step_<Arabic-Indic 1>.zip (int() reads
-# it) for checkpoint 1. No leading zero, as save_checkpoint never writes one: a user's step_007.zip was
-# checkpoint 7, pruned with the run's own.
-_STEP_NUMBER = "(0|[1-9][0-9]*)"
+# step as save_checkpoint writes it.
+_STEP_NUMBER = f"(0|{_NUMBER})"
 _STEP_NAME = rf"step_{_STEP_NUMBER}\.zip"
 _STEP = re.compile(_STEP_NAME)
 # What SB3 raises on a checkpoint that is cut short, damaged or not one: AssertionError on a zip without its
@@ -56,9 +58,7 @@ CHECKPOINT_ERRORS = (zipfile.BadZipFile, EOFError, KeyError, ValueError, Runtime
                      AssertionError, pickle.UnpicklingError)
 # Files file managers leave in any folder they show (macOS Finder, Windows Explorer): not the user's work.
 OS_LITTER = (".DS_Store", "._*", "Thumbs.db", "desktop.ini")
-# The pid (or thread id) in a temp name as temp_name writes it: ASCII digits, no leading zero (\d took a
-# user's .model.0123.tmp.zip, or one in Arabic-Indic digits, which int() reads, for a killed writer's temp).
-_PID = "[1-9][0-9]*"
+_PID = _NUMBER  # the pid (or thread id) in a temp name, as temp_name writes it
 # What training writes into a run's checkpoints/: checkpoints and their temp files, by exact name (a glob
 # step_*.zip took a user's step_best.zip for one, which pruning never touches and --force deleted).
 _CHECKPOINT_TEMP = rf"\.step_{_STEP_NUMBER}\.{_PID}\.tmp\.zip"  # written_together's .<stem>.<pid>.tmp<suffix>
@@ -74,13 +74,13 @@ RUN_ENTRIES = ("config.yaml", "command.txt", "tb", "checkpoints", "model.zip", "
 # evaluate.py's result files, by exact name (globs eval-* and compare-* took a user's eval-notes/ or
 # compare-ideas.txt for results, and --force deleted them): eval-step<N>[-<model file>-<SHA-1 8>]
 # [-stochastic], eval-random or eval-vlm-<model>[@<host>[-<digest>]], then [-max<M>], then .json or the
-# best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters. N and M as evaluate writes them,
-# as a checkpoint's step (_STEP_NUMBER; --max-steps is at least 1): \d took a user's eval-step007.json, or
-# one in other digits, for a result, and --force deleted it.
+# best episode's -best.mp4 / -best.gif. The slugs are file_slug's characters. N and M as evaluate writes them
+# (_STEP_NUMBER, and _NUMBER as --max-steps is at least 1): \d took a user's eval-step007.json, or one in
+# other digits, for a result, and --force deleted it.
 _SLUG_CHARS = "A-Za-z0-9._-"  # what file_slug keeps of a name
 _SLUG = rf"[{_SLUG_CHARS}]+"
 _EVAL_STEM = (rf"eval-(step{_STEP_NUMBER}(-{_SLUG}-[0-9a-f]{{8}})?(-stochastic)?|random|"
-              rf"vlm-{_SLUG}(@{_SLUG})?)(-max[1-9][0-9]*)?")
+              rf"vlm-{_SLUG}(@{_SLUG})?)(-max{_NUMBER})?")
 EVAL_NAME = re.compile(rf"{_EVAL_STEM}(\.json|-best\.mp4|-best\.gif)")
 # The temp files (``written_together``: .<stem>.<pid>.tmp<suffix>) that training's and evaluate's writers
 # leave in a run folder when killed mid-write, by exact name: the glob .*.tmp* took a user's .notes.tmp for
@@ -1425,7 +1425,7 @@ def asides(path: Path) -> list[Path]:
     that are still there, sorted: ``.NAME.replaced`` and its ``-k`` siblings (``replaced_aside``), folders by
     those exact names (the glob alone took a user's .NAME.replaced-notes.txt for a run moved aside)."""
     home = Path(os.path.realpath(path))
-    name = re.compile(rf"\.{re.escape(home.name)}\.replaced(-[1-9][0-9]*)?")
+    name = re.compile(rf"\.{re.escape(home.name)}\.replaced(-{_NUMBER})?")
     return sorted(p for p in home.parent.glob(replaced_aside(glob.escape(home.name)))
                   if name.fullmatch(p.name) and p.is_dir() and not p.is_symlink())
 
