@@ -595,6 +595,9 @@ def game_files(env_kwargs: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     return files
 
 
+_SHA1 = re.compile(r"[0-9a-f]{40}")  # as file_sha1 writes one
+
+
 def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     """Run ``path``'s ``GAME_FILES`` record, its entries that hold a SHA-1 ({} without one: older runs read
     as before), and what is wrong with it where it is there but cannot be read as written (not JSON, not an
@@ -610,7 +613,7 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     except OSError as e:
         return {}, (f"{file} (the record of the ROM and start state the run started from) cannot be read "
                     f"({e.strerror or e}), so they cannot be checked against it")
-    entries = kept if isinstance(kept, dict) else {}
+    entries = kept or {}  # read_json_object's None: no object
     valid = {key: entries[key] for key in ("rom", "state")
              if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)
              and _SHA1.fullmatch(entries[key]["sha1"])}
@@ -621,9 +624,6 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
            '"sha1"} of 40 hex digits)')
     return valid, (f"{file} (the record of the ROM and start state the run started from) is {why}, so they "
                 "cannot be checked against it")
-
-
-_SHA1 = re.compile(r"[0-9a-f]{40}")  # as file_sha1 writes one
 
 
 def changed_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> str | None:
