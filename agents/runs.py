@@ -1340,7 +1340,8 @@ class MadeFolders:
     those still empty) where they are then: through a handle on the folder above them, held until ``close``.
     A train_ppo.py --force moves a run aside with the ``compare-<time>`` made in it, and ``remove_folders``
     looked at the old name, in the new run, leaving it empty in the old one. Where no handle can be had:
-    ``remove_folders``. ``marks``: files beside them, under the same handle, that ``close`` deletes."""
+    ``remove_folders``. ``marks``: files beside them, under the same handle, that ``remove`` (before the
+    folders) and ``close`` delete."""
 
     def __init__(self, made: list[Path], marks: Sequence[Path] = ()) -> None:
         self.made, self.marks = made, list(marks)
