@@ -2701,3 +2701,39 @@ def test_a_lowercase_letter_in_emphasis_in_running_text_is_no_option() -> None:
     """Emphasis does not make running text a letter: an article, a name joined by underscores, a word."""
     for reply in ("my answer: **a** box", "option **b_2**", "option __b2__", "answer: **bc**"):
         assert verify(wrap(reply), record(CHOICE | {"answer": "A"}))["accuracy"] == 0.0, reply
+
+
+def test_a_verdict_in_triple_emphasis_or_spaced_out_takes_the_answer_back() -> None:
+    """Bold italic (three asterisks or underscores) around a verdict, and up to three spaces between its
+    words, read as the plain verdict: a bound one short of either credited the answer rejected."""
+    for reply in ("UP is ***wrong***", "UP is ***not*** safe", "UP - ***bad*** move", "UP is ___wrong___",
+                  "UP would ***crash***", "UP is   wrong", "UP is not   safe", "UP would   crash",
+                  "UP would be   a mistake"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_every_object_of_a_fatal_verb_takes_the_answer_back() -> None:
+    """Each object of the fatal verbs' closed lists, not only those the first tests used: "the" crash or
+    collision, killing itself, hitting its body or tail without "own"."""
+    for reply in ("UP would lead to the crash", "UP leads to the collision", "UP would kill itself",
+                  "UP kills itself", "UP would hit its body", "UP hits its tail"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would kill itself", "DOWN hits its tail", "DOWN leads to the collision"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_an_option_letter_in_triple_emphasis_counts_and_past_three_is_none() -> None:
+    """Bold italic (three underscores or asterisks) around an option letter reads as the letter, capital or
+    lowercase; the bound is three, as documented: four are no emphasis, and name no option."""
+    for reply in ("Option ___B___", "___B___ is correct", "option ___b___", "Option ***b***",
+                  "answer: ***b***."):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 1.0, reply
+    for reply in ("Option B____", "Option ___B____", "option ____b____", "Option ****b****"):
+        assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
+
+
+def test_a_word_that_only_begins_with_a_verdict_keeps_the_answer() -> None:
+    """A verdict word ends where no letter goes on: "not safest" or "not goodness" is no "not safe"."""
+    for reply in ("UP is not safest, but it works", "UP is not goodness itself, but it works"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
