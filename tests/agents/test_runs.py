@@ -343,7 +343,9 @@ def test_a_key_yaml_reads_as_no_name_in_a_runs_config_yaml_is_named(tmp_path):
         runs.read_run_config(run)
 
 
-@pytest.mark.parametrize("mine", [["best-keep.zip"], ["step_64-copy.zip", "step_best.zip"]])
+# .step_<Arabic-Indic 12>.123.tmp.zip: a checkpoint temp's step is ASCII digits, as save_checkpoint writes it
+@pytest.mark.parametrize("mine", [["best-keep.zip"], ["step_64-copy.zip", "step_best.zip"],
+                                  [".step_\u0661\u0662.123.tmp.zip"]])
 def test_force_refuses_a_run_with_a_file_of_the_users_in_its_checkpoints(tmp_path, mine):
     # A model copied beside the checkpoints to keep it from their pruning (which takes step_<N>.zip only)
     # passed the check of the run folder's own entries, and --force deleted it with the run; a glob
@@ -2032,3 +2034,111 @@ def test_a_resume_with_no_checkpoint_names_a_model_zip_that_is_no_file(tmp_path,
         runs.resume_point(run)
     assert str(e.value).startswith(f"{run}: no checkpoint to load: {run / 'checkpoints'} is not there, and "
                                    f"{own} is {kind}, not a file: ")
+
+
+def test_changed_game_files_names_each_file_made_again_and_what_it_is(tmp_path):
+    # The ROM's change was said as the start state's, or only the first of two changes was named, and no
+    # test saw it: the one Game Boy test of game_files.json (tests/envs) remakes the state alone.
+    rom, state = tmp_path / "cart.gb", tmp_path / "start.state"
+    rom.write_bytes(b"rom")
+    state.write_bytes(b"state")
+    env_kwargs = {"rom": str(rom), "state": str(state)}
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.write_run_files(run, {"env": "x", "env_kwargs": env_kwargs}, "t")
+    assert runs.changed_game_files(run, env_kwargs) is None
+    then = {key: runs.file_sha1(Path(env_kwargs[key])) for key in ("rom", "state")}
+    rom.write_bytes(b"another rom")
+    record = run / runs.GAME_FILES
+    rom_changed = (f"the run's ROM {rom} (env_kwargs.rom in its config.yaml) is not the one the run started "
+                   f"from: its SHA-1 is {runs.file_sha1(rom)}, the run's {then['rom']} ({record} records it; "
+                   "made again at that path since?)")
+    assert runs.changed_game_files(run, env_kwargs) == rom_changed
+    state.write_bytes(b"another state")
+    assert runs.changed_game_files(run, env_kwargs) == (
+        f"{rom_changed}; the run's start state {state} (env_kwargs.state in its config.yaml) is not the one "
+        f"the run started from: its SHA-1 is {runs.file_sha1(state)}, the run's {then['state']} ({record} "
+        "records it; made again at that path since?)")
+    assert runs.damaged_game_files(run) is None
+
+
+def test_a_game_files_record_without_a_sha1_or_a_dangling_link_is_named_as_damaged(tmp_path):
+    # An entry that is an object without its SHA-1, or a record that is a symlink to nothing, is no record
+    # the files can be checked against: named so, as a record that is no JSON is.
+    state = tmp_path / "start.state"
+    state.write_bytes(b"state")
+    env_kwargs = {"state": str(state)}
+    run = tmp_path / "run"
+    run.mkdir()
+    record = run / runs.GAME_FILES
+    problem = (f"{record} (the record of the ROM and start state the run started from) is {{}}, so they "
+               "cannot be checked against it")
+    record.write_text(f'{{"state": {{"path": "{state}"}}}}')
+    assert runs.damaged_game_files(run) == problem.format("not a JSON object")
+    assert runs.changed_game_files(run, env_kwargs) is None
+    record.unlink()
+    record.symlink_to(tmp_path / "gone.json")
+    assert runs.damaged_game_files(run) == problem.format(
+        f"a broken symlink (to {tmp_path / 'gone.json'}), not a file")
+    assert runs.changed_game_files(run, env_kwargs) is None
+    record.unlink()
+    assert runs.damaged_game_files(run) is None and runs.changed_game_files(run, env_kwargs) is None
+
+
+def test_remove_dead_temps_looks_beside_a_links_target_for_its_suffix_only(tmp_path, capsys):
+    # written_together writes the temp of a link's target beside the target (a link stays a link), so a
+    # killed write through --out link.png left it there; and a temp is of its file's suffix: a user's
+    # .curve.<pid>.tmp.jpg beside curve.png is no temp of it.
+    import subprocess
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "link.png").symlink_to(tmp_path / "plots" / "curve.png")
+    left = tmp_path / "plots" / f".curve.{dead}.tmp.png"
+    users = [tmp_path / "plots" / f".curve.{dead}.tmp.jpg", tmp_path / "plots" / f".curve.{dead}.tmp.png.bak",
+             tmp_path / f".link.{dead}.tmp.txt"]
+    for file in (left, *users):
+        file.write_bytes(b"mine")
+    runs.remove_dead_temps(tmp_path / "link.png", "plot_curve.py")
+    assert not left.exists() and all(file.exists() for file in users)
+    assert capsys.readouterr().err == (f"{tmp_path / 'plots'}: removed 1 temp file that a killed "
+                                       f"plot_curve.py left ({left.name})\n")
+
+
+def test_a_folder_named_as_no_aside_of_force_or_a_link_is_no_run_it_left(tmp_path):
+    # --force names its asides .NAME.replaced and .NAME.replaced-<k>, k from 2, folders it moved: a user's
+    # .run.replaced-0 or .run.replaced-01, or a link named as an aside, is none.
+    for name in (".run.replaced-0", ".run.replaced-01", "elsewhere"):
+        (tmp_path / name).mkdir()
+    (tmp_path / ".run.replaced-3").symlink_to(tmp_path / "elsewhere")
+    left = old_run(tmp_path / ".run.replaced-2")
+    assert runs.asides(tmp_path / "run") == [left]
+
+
+def test_a_state_of_none_records_no_file_beside_a_file_named_none(tmp_path, monkeypatch):
+    # state: none boots the ROM, whatever the folder holds: a file named none there is no start state.
+    monkeypatch.chdir(tmp_path)
+    Path("none").write_bytes(b"a file of the user's")
+    run = tmp_path / "run"
+    run.mkdir()
+    runs.write_run_files(run, {"env": "x", "env_kwargs": {"state": "none"}}, "t")
+    assert not (run / runs.GAME_FILES).exists()
+
+
+def test_the_other_model_offered_is_never_the_file_that_failed(tmp_path):
+    # A model.zip that is a whole zip but no model (SB3's load fails on it) was offered as the run's model
+    # file that "may load", the same file the command had just failed on, however its path was spelled.
+    import zipfile
+
+    run = old_run(tmp_path / "run")
+    with zipfile.ZipFile(run / "model.zip", "w") as z:
+        z.writestr("notes.txt", "no model")
+    failed = run / "checkpoints" / ".." / "model.zip"
+    (run / "checkpoints").mkdir()
+    assert runs.other_model(failed, run) == ("; the run has no other model file: give one with --checkpoint, "
+                                             "or train the run again")
+    newest = run / "checkpoints" / "step_64.zip"
+    with zipfile.ZipFile(newest, "w") as z:
+        z.writestr("data", "{}")
+    assert runs.other_model(failed, run) == f"; the run's newest checkpoint may load: --checkpoint {newest}"
