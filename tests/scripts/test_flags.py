@@ -586,3 +586,27 @@ def test_another_scripts_spelling_of_a_flag_is_refused_naming_this_scripts(scrip
         getattr(scripts, script).main([*argv, given])
     assert exc.value.code == 2
     assert f"unrecognized arguments: {given}; this script's flag for that is {own}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script, argv, given", [
+    ("evaluate", ["run"], "--force"),
+    ("merge_exports", ["a", "b", "--out", "c"], "--overwrite"),
+    ("compare", ["--env", "snake"], "--workers=2"),
+])
+def test_a_flag_this_script_has_under_no_spelling_gets_no_note_of_one(script, argv, given, scripts, capsys):
+    # The note names the script's own spelling only where it has one: evaluate has neither --force nor
+    # --overwrite, compare neither --workers nor --num-workers.
+    with pytest.raises(SystemExit) as exc:
+        getattr(scripts, script).main([*argv, given])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized arguments: {given}" in err and "this script's flag" not in err, err
+
+
+def test_another_scripts_spelling_after_another_unknown_flag_is_named_too(scripts, capsys):
+    # Each unrecognized word is looked up, not the first alone.
+    with pytest.raises(SystemExit) as exc:
+        scripts.plot_curve.main(["run", "--out", "x.png", "--colour", "--overwrite"])
+    assert exc.value.code == 2
+    assert "unrecognized arguments: --colour --overwrite; this script's flag for that is --force" in \
+        capsys.readouterr().err
