@@ -832,3 +832,17 @@ def test_mps_where_torch_has_it_but_this_mac_cannot_use_it_says_so(monkeypatch):
     with pytest.raises(ValueError, match=r"^--device mps: this torch build has no MPS \(Apple GPUs, macOS "
                                          r"only\); use --device cpu$"):
         check_device("mps")
+
+
+def test_the_alias_bound_counts_every_value_once_expanded_containers_too(tmp_path: Path):
+    # The bound is on the values once expanded, each list and mapping counting as one too: exactly 100,000
+    # (a list of an anchored list of 368 and 270 aliases of it: 1 + 271 * 369) is read, one more refused.
+    anchored = f"&a [{', '.join(['x'] * 368)}]"
+    exact = f"[{anchored}, {', '.join(['*a'] * 270)}]"
+    assert len(load_yaml(exact)) == 271
+    with pytest.raises(yaml.YAMLError, match=r"^its aliases expand to more than 100,000 values$"):
+        load_yaml(exact[:-1] + ", y]")
+    # A mapping's keys count as its values do: 1 + 2 keys + 361 + 1 + 276 * 361 = 100,001 (99,999 without).
+    mapped = f"{{k: &b [{', '.join(['x'] * 360)}], v: [{', '.join(['*b'] * 276)}]}}"
+    with pytest.raises(yaml.YAMLError, match=r"^its aliases expand to more than 100,000 values$"):
+        load_yaml(mapped)
