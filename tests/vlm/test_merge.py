@@ -1020,3 +1020,116 @@ def test_each_parquet_footer_is_read_once(tmp_path, capsys, monkeypatch):
     assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
     assert sorted(read) == [export / "easyr1" / "train.parquet" for export in exports]
     assert pq.read_table(out / "easyr1" / "train.parquet").to_pylist() == table.to_pylist() * 2
+
+
+def test_formats_left_out_are_one_line_for_each_set_of_exports_lacking_them(tmp_path, capsys):
+    """The warning's words follow its counts: one format lacked by one export is "it" and "that one", three
+    formats lacked by two exports are "them", "lack" and "those"; one line for each set of exports."""
+    games = ("snake", "sokoban", "rotation")
+    a, b, c = (with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
+               for game in games)
+    for name in ("trl", "verl", "openrlhf", "swift"):
+        (a / name).mkdir()
+    (b / "trl").mkdir()
+    code, printed, err = merge([str(a), str(b), str(c), "--out", str(tmp_path / "mixed"), "--json"], capsys)
+    assert code == 0
+    assert err.splitlines() == [
+        f"warning: trl left out: {c} lacks it, so it would hold only the other exports' records (to have it, "
+        "export that one again with it in --formats)",
+        f"warning: verl, openrlhf and swift left out: {b} and {c} lack them, so they would hold only the "
+        "other exports' records (to have them, export those again with them in --formats)"]
+    assert json.loads(printed)["left_out"] == {"trl": [str(c)], "verl": [str(b), str(c)],
+                                               "openrlhf": [str(b), str(c)], "swift": [str(b), str(c)]}
+
+
+def test_a_second_export_of_a_game_sharing_no_entry_name_is_named_after_its_folder(tmp_path, capsys):
+    """A second export of one game is told by its game, not by a clash of names: beside a train-only Snake
+    export, one of val records alone (no entry name in common) takes its folder's name all the same."""
+    first = with_llamafactory(hand_export(tmp_path / "snake", "snake", {"train": ["one-1"]}), "snake")
+    second = with_llamafactory(hand_export(tmp_path / "snake_val", "snake", {"val": ["two-1"]}), "snake",
+                               ("val",))
+    out = tmp_path / "mixed"
+    code, _, err = merge([str(first), str(second), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "")
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert list(info) == ["depthfirst_snake_train", "depthfirst_snake_val_snake_val"]
+
+
+def test_an_entry_name_clashing_across_games_or_holding_a_dot_is_named_after_its_folder(tmp_path, capsys):
+    """Two games whose entries share a name (a dataset_info.json edited by hand): the second's take its
+    folder's name, as a second export of one game's do; a folder name with '.' and '-' is one a config
+    holds (ENTRY_CHARS)."""
+    snake = with_llamafactory(hand_export(tmp_path / "snake", "snake", {"train": ["one-1"]}), "snake")
+    sokoban = with_llamafactory(hand_export(tmp_path / "sokoban.v-2", "sokoban", {"train": ["two-1"]}),
+                                "snake")  # its entry named depthfirst_snake_train, as the first's
+    out = tmp_path / "mixed"
+    code, _, err = merge([str(snake), str(sokoban), "--out", str(out), "--json"], capsys)
+    assert (code, err) == (0, "")
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert list(info) == ["depthfirst_snake_train", "depthfirst_snake_train_sokoban.v-2"]
+
+
+def test_a_format_left_out_has_no_length_setting(games, tmp_path, capsys):
+    """The --json summary's length settings are the merged formats' only: a format left out (Sokoban
+    exported without verl) is no setting of the merged folder, though Snake's card counts its prompts."""
+    snake, sokoban = (shutil.copytree(games[game], tmp_path / game) for game in ("snake", "sokoban"))
+    shutil.rmtree(sokoban / "verl")
+    code, printed, _ = merge([str(snake), str(sokoban), "--out", str(tmp_path / "mixed"), "--json"], capsys)
+    assert code == 0
+    summary = json.loads(printed)
+    assert summary["left_out"] == {"verl": [str(sokoban)]}
+    assert "verl" not in summary["settings"]["lengths"] and "easyr1" in summary["settings"]["lengths"]
+
+
+def test_a_format_file_holding_more_rows_than_records_is_refused(tmp_path, capsys):
+    """A row for each record, no more: a format file with another export's rows appended (a hand-made
+    concatenation) holds rows no record of its export asks, and is refused as one cut short is."""
+    exports = [with_llamafactory(hand_export(tmp_path / game, game, {"train": [f"{game}-1"]}), game)
+               for game in ("snake", "sokoban")]
+    file = exports[1] / "llamafactory" / "train.json"
+    file.write_text(json.dumps([{"messages": []}] * 2))
+    message = (f"{file} holds 2 rows where {exports[1] / 'train.jsonl'} holds 1 record: export {exports[1]} "
+               "again")
+    refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
+def test_a_parquet_file_with_a_spoiled_footer_is_damage_not_a_refusal_to_read(tmp_path, capsys):
+    """pyarrow raises a spoiled footer ("Couldn't deserialize thrift") as an OSError with no errno: damage,
+    which an export again mends, not the system's refusal to read the file."""
+    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]}, pa.table({"problem": ["a"]}))
+    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"]}, pa.table({"problem": ["b"]}))
+    file = two / "easyr1" / "train.parquet"
+    whole = file.read_bytes()
+    file.write_bytes(whole[:-12] + b"\0" * 8 + whole[-4:])  # the footer's length zeroed, PAR1 kept
+    refused([str(one), str(two)], capsys, re.escape(f"{file} is no parquet file pyarrow reads: export {two} "
+                                                    "again") + "$", tmp_path / "mixed")
+
+
+def test_a_format_file_whose_rows_are_no_rows_is_refused_whatever_their_count(tmp_path, capsys):
+    """A train.json holding an object of one key (or a string of one character) beside one record is no
+    list of rows, though its len() is one; a JSONL line that is a list or a number is no row."""
+    for k, (rel, damage) in enumerate((("llamafactory/train.json", {"messages": []}),
+                                       ("llamafactory/train.json", "x"), ("openrlhf/train.jsonl", [1]),
+                                       ("openrlhf/train.jsonl", 7))):
+        exports = []
+        for game in ("snake", "sokoban"):
+            export = hand_export(tmp_path / str(k) / game, game, {"train": [f"{game}-1"]})
+            (export / "openrlhf").mkdir()
+            (export / "openrlhf" / "train.jsonl").write_text("{}\n")
+            exports.append(with_llamafactory(export, game))
+        file = exports[1] / rel
+        file.write_text(json.dumps(damage) + ("\n" if rel.endswith(".jsonl") else ""))
+        where = "line 1 is no JSON object" if rel.endswith(".jsonl") else "is no JSON list"
+        message = f"{file} {where} (cut short?): export {exports[1]} again"
+        refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
+
+
+def test_an_empty_split_file_adds_no_blank_line_to_the_merged_one(tmp_path, capsys):
+    """The line break added after a part that ends without one (12f30c39) is not added after an empty part
+    (the empty val.jsonl an export of too few episodes writes): the merged val.jsonl began with a blank
+    line, which a JSON Lines reader fails on."""
+    exports = [hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"], "val": []}),
+               hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-1"], "val": ["sokoban-2"]})]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    assert (out / "val.jsonl").read_text() == (exports[1] / "val.jsonl").read_text()
