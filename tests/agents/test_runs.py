@@ -2064,7 +2064,7 @@ def test_changed_game_files_names_each_file_made_again_and_what_it_is(tmp_path):
 
 def test_a_game_files_record_without_a_sha1_or_a_dangling_link_is_named_as_damaged(tmp_path):
     # An entry that is an object without its SHA-1, or a record that is a symlink to nothing, is no record
-    # the files can be checked against: named so, as a record that is no JSON is.
+    # the files can be checked against: named so (f78e34a4's words for an entry without its SHA-1).
     state = tmp_path / "start.state"
     state.write_bytes(b"state")
     env_kwargs = {"state": str(state)}
@@ -2074,7 +2074,9 @@ def test_a_game_files_record_without_a_sha1_or_a_dangling_link_is_named_as_damag
     problem = (f"{record} (the record of the ROM and start state the run started from) is {{}}, so they "
                "cannot be checked against it")
     record.write_text(f'{{"state": {{"path": "{state}"}}}}')
-    assert runs.damaged_game_files(run) == problem.format("not a JSON object")
+    assert runs.damaged_game_files(run) == problem.format(
+        'no record of them as training writes it (an object of "rom", "state" or both, each a {"path", '
+        '"sha1"} of 40 hex digits)')
     assert runs.changed_game_files(run, env_kwargs) is None
     record.unlink()
     record.symlink_to(tmp_path / "gone.json")
