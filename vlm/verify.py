@@ -77,7 +77,8 @@ a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is danger
 not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is not dangerous", "UP is not
 bad", "UP is possible" are UP; any other verb phrase is no verdict ("UP would hit the apple", "UP would kill
 the other snake", "UP could crash", "UP won't kill the snake", "UP leads to the apple", "UP means the apple",
-"UP does not result in death", "UP is not going to crash" are UP). Either verdict said of which, that or this
+"UP means death is avoided" (or averted, prevented, escaped), "UP does not result in death", "UP is not going
+to crash" are UP). Either verdict said of which, that or this
 right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of "which" right
 after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP --
 that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP,
@@ -345,14 +346,21 @@ _NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible)" + _END + r"|(?:(?:an?|th
              r"valid|legal|right|correct|true|allowed|possible)" + _MOVE_NOUN + ")")
 
 
+# Death or a crash said avoided after a verb of consequence is the subject of a clause that says it does not
+# come, no fatal object: "UP means death is avoided", "UP means death's averted", "UP causes the crash to be
+# prevented" (a closed list).
+_AVOIDED = (r"(?!(?:['’]s|" + _SP + "(?:is|was|gets|being|(?:will|would|to)" + _SP + "be))" + _SP
+            + "(?:avoided|averted|prevented|escaped)" + _END + ")")
+
+
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get")."""
     return (r"(?:(?:" + crash + ")" + _END + "|" + get + _SP + "killed" + _END + "|(?:" + lead + ")"
-            + _SP + "(?:" + _DEATH + "|(?:a|the)" + _SP + "(?:crash|collision))" + _END + "|" + kill + _SP
-            + "(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END + "|" + hit + _SP
-            + "(?:(?:the|a)" + _SP
-            + "wall|itself|its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END + ")")
+            + _SP + "(?:" + _DEATH + "|(?:a|the)" + _SP + "(?:crash|collision))" + _END + _AVOIDED
+            + "|" + kill + _SP + "(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END
+            + "|" + hit + _SP + "(?:(?:the|a)" + _SP + "wall|itself|its" + _SP + "(?:own" + _SP
+            + ")?(?:body|tail))" + _END + ")")
 
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,

@@ -2651,6 +2651,25 @@ def test_resulting_in_causing_or_meaning_anything_else_keeps_the_answer() -> Non
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_death_or_a_crash_said_avoided_after_a_verb_of_consequence_keeps_the_answer() -> None:
+    """"UP means death is avoided" and "UP, which means a crash is prevented" scored 0 where UP is the answer
+    (lost credit since 031ebff5): "means death" read as the verdict though death is the subject of a clause
+    that says it does not come. Death, a crash or a collision said avoided, averted, prevented or escaped
+    (a closed list) is no fatal object; said anything else it still is."""
+    for reply in ("UP means death is avoided", "UP means a crash is avoided",
+                  "UP means the collision is averted", "UP, which means death is prevented",
+                  "UP - that means a crash gets avoided", "UP results in death being escaped",
+                  "UP means certain death is avoided", "UP means death **is** avoided",
+                  "UP means death will be avoided", "UP means death's avoided",
+                  "UP causes the crash to be avoided"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    for reply in ("UP means death is certain", "UP means death, avoided only by LEFT",
+                  "UP means death. Avoided?", "UP means death"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN means death is certain"), one_fatal)["accuracy"] == 1.0
+
+
 def test_gonna_with_a_fatal_verb_takes_the_answer_back() -> None:
     """"UP is gonna crash" scored 1 where UP is the answer (false credit) while "UP is going to crash" scores
     0: "gonna" was no "going to". It is now, after the word and a pointer; it names the move in a Snake worst
