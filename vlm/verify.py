@@ -66,8 +66,9 @@ possible move/idea/choice/direction ("not a valid move", "not the right directio
 after which, that or this), maybe with definitely, surely, certainly, immediately or instantly, with a fatal
 verb, crash, die or collide, kill with the (our, my, your) snake, itself, us, me, you or it, or hit with the/a
 wall, itself or its (own) body/tail, or lead to, result in, cause or mean (certain, instant, immediate) death
-or a (the) crash or collision, or get killed ("is going to" or "is gonna" as would or will: "UP is going to
-crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
+or a (the) crash or collision, none hyphened to a word ("a crash-free path"), or get killed ("is going to" or
+"is gonna" as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present
+right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets killed): "Moving UP would be a mistake", "UP is illegal", "UP is
 risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a dead end", "UP would be killed",
 "UP will be killed", "UP is going to be killed", "UP is death", "UP is certain death", "UP is no good", "UP is
@@ -331,10 +332,13 @@ _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _A
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
 # Death, certain, instant or immediate too ("UP is certain death", "UP leads to instant death").
 _DEATH = r"(?:(?:certain|instant|immediate)" + _SP + ")?death"
+# A verdict's word joined to a word by a hyphen is that word's part, no verdict: "UP is death-free", "UP
+# causes a crash-free path", "UP means a **crash**-free path" are UP.
+_UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
 _BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
         r"blocked|killed|suicide)" + _END
         # "death" (a verdict as "suicide" is), not joined to a word by a hyphen: "UP is death-free" is UP.
-        + "|" + _DEATH + _END + r"(?!-[^\W\d_])" + r"|an?" + _SP + "(?:mistake|error)" + _END
+        + "|" + _DEATH + _END + _UNJOINED + r"|an?" + _SP + "(?:mistake|error)" + _END
         # "a dead end" (dead-end), with a, the or no article: "UP, a dead end as it may seem" concedes it.
         + r"|(?:(?:an?|the)" + _SP + ")?dead(?:" + _SP + "|-)end" + _END + r"|(?:(?:an?|the)" + _SP + ")?"
         r"(?:bad|wrong|incorrect|"
@@ -357,7 +361,7 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get")."""
     return (r"(?:(?:" + crash + ")" + _END + "|" + get + _SP + "killed" + _END + "|(?:" + lead + ")"
-            + _SP + "(?:" + _DEATH + "|(?:a|the)" + _SP + "(?:crash|collision))" + _END + _AVOIDED
+            + _SP + "(?:" + _DEATH + "|(?:a|the)" + _SP + "(?:crash|collision))" + _END + _UNJOINED + _AVOIDED
             + "|" + kill + _SP + "(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END
             + "|" + hit + _SP + "(?:(?:the|a)" + _SP + "wall|itself|its" + _SP + "(?:own" + _SP
             + ")?(?:body|tail))" + _END + ")")

@@ -2670,6 +2670,22 @@ def test_death_or_a_crash_said_avoided_after_a_verb_of_consequence_keeps_the_ans
     assert verify(snake_reply("UP", "DOWN means death is certain"), one_fatal)["accuracy"] == 1.0
 
 
+def test_death_or_a_crash_hyphened_to_a_word_after_a_verb_of_consequence_keeps_the_answer() -> None:
+    """"UP causes a crash-free path", "UP results in a collision-free route" and "UP means death-free moves"
+    scored 0 where UP is the answer (lost credit since 031ebff5) while "UP is death-free" scores 1: the
+    objects of lead to, result in, cause and mean were read even where a hyphen joins them to a word. They are
+    not now, as death after "is" is not, past emphasis too; a hyphen before no letter still ends them."""
+    for reply in ("UP causes a crash-free path", "UP results in a collision-free route",
+                  "UP means death-free moves", "UP, which means a collision-free path",
+                  "UP would mean a crash-free path", "UP leads to a crash-free path",
+                  "UP means certain death-free moves", "UP means a **crash**-free path",
+                  "UP is **death**-free"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    for reply in ("UP means a crash - free of doubt", "UP causes a crash-", "UP leads to death-2",
+                  "UP means death"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
 def test_gonna_with_a_fatal_verb_takes_the_answer_back() -> None:
     """"UP is gonna crash" scored 1 where UP is the answer (false credit) while "UP is going to crash" scores
     0: "gonna" was no "going to". It is now, after the word and a pointer; it names the move in a Snake worst
