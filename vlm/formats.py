@@ -280,7 +280,8 @@ def write_jsonl(path: Path, rows: Iterable[Record]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _write_json_array(path: Path, rows: Iterable[Record]) -> None:
+def write_json_array(path: Path, rows: Iterable[Record]) -> None:
+    """``rows`` as one JSON list, a row a line (LLaMA-Factory's files)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write("[")
         for k, row in enumerate(rows):
@@ -394,8 +395,8 @@ def write_format(name: str, root: Path, split_files: dict[str, Path], splits: di
     for split in present:
         if name == "llamafactory":
             file = folder / f"{split}.json"
-            _write_json_array(file, (llamafactory_example(r, lambda p: paths.path(p, name))
-                                     for r in records(split)))
+            write_json_array(file, (llamafactory_example(r, lambda p: paths.path(p, name))
+                                    for r in records(split)))
         elif name == "easyr1":
             file = folder / f"{split}.parquet"
             _write_parquet(file, EASYR1_SCHEMA, (easyr1_example(r, embed) for r in records(split)))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from agents.cli import progress_bar
@@ -37,7 +38,7 @@ from agents.runs import (
 )
 from envs import GAME_NAME
 from vlm.card import code_span, length_setting, longest_prompts, records_digest, yaml_configs
-from vlm.formats import FORMATS, HF_SPLIT
+from vlm.formats import FORMATS, HF_SPLIT, write_json_array
 from vlm.imagestore import IMAGE_DIR
 from vlm.tasks import listed, plural
 from vlm.trajectories import OWNER
@@ -68,6 +69,15 @@ class Source:
     records: dict[str, int]  # split -> records
     images: int  # most images in a record
     shown: set[str]  # the images its records show, relative to its folder (images/<h[:2]>/<h>.png)
+    # Its records an earlier export asks too (split -> their lines, from 0), left out of every merged file,
+    # and those exports.
+    dropped: dict[str, set[int]] = field(default_factory=dict)
+    asked_by: list[Path] = field(default_factory=list)
+    example: str = ""  # the id of one of them
+
+    def kept(self, split: str) -> int:
+        """The split's records that go into the merged folder."""
+        return self.records[split] - len(self.dropped.get(split, ()))
 
 
 @dataclass
@@ -81,6 +91,8 @@ class Plan:
     trl: list[Path] = field(default_factory=list)  # the exports, where every one has a trl/ folder
     left_out: dict[str, list[Path]] = field(default_factory=dict)  # a format -> the exports that lack it
     footers: dict[Path, pq.FileMetaData] = field(default_factory=dict)  # each parquet part's, read once
+    skip: dict[Path, set[int]] = field(default_factory=dict)  # a split file -> its rows left out (from 0)
+    trl_dropped: bool = False  # TRL's line left out: the exports' trl/ folders hold train questions twice
 
 
 def _in_images(rel: object) -> bool:
@@ -135,6 +147,13 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
     if not meta.get("relative_paths"):  # else its images are named by absolute paths into it, left dangling
         raise MergeError(f"{path} was exported without --relative-paths: export it again with it")
     splits: dict[str, list[dict[str, Any]]] = {}
+    # An id is the question's game, episode, step, draft and a digest of what the model is shown, so exports
+    # of other seeds share one wherever the same question comes up at the same episode and step (a start
+    # state, a small board): that record is kept once, the first export's. Every format's row n of a split
+    # is the record on line n of its <split>.jsonl (checked: a row a record), so the rows are left out by
+    # their line. An export asking nothing new is a copy or the same run and --seed again: refused.
+    dropped: dict[str, set[int]] = {}
+    by: dict[Path, str] = {}  # the earlier exports asking its questions -> one of those ids
     for split in SPLITS:
         file = path / f"{split}.jsonl"
         splits[split] = []
@@ -153,17 +172,24 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
             except (ValueError, KeyError, TypeError):
                 raise MergeError(f"{file} line {n} is no task record: export {path} again") from None
             first = asked.setdefault(rid, path)
-            if first != path:  # two exports of one game from one seed ask the same questions
-                raise MergeError(f"{path} asks questions {first} asks too (a copy of it, or an export of the "
-                                 "same run and --seed): leave a copy out, or export one again with another "
-                                 "--seed")
+            if first != path:
+                dropped.setdefault(split, set()).add(len(splits[split]))
+                by.setdefault(first, rid)
             splits[split].append(rec)
     if not any(splits.values()):  # its meta.json counts records, but their files are gone or emptied
         raise MergeError(f"{path} has no record files ({', '.join(f'{x}.jsonl' for x in SPLITS)} missing or "
                          "empty) though its meta.json counts records: export it again")
-    most = max((len(r["images"]) for recs in splits.values() for r in recs), default=0)
     counts = {split: len(recs) for split, recs in splits.items()}
-    shown = {rel for recs in splits.values() for r in recs for rel in r["images"]}
+    order = list(dict.fromkeys(asked.values()))  # the exports, as given
+    by = {first: by[first] for first in sorted(by, key=order.index)}
+    if sum(map(len, dropped.values())) == sum(counts.values()):
+        raise MergeError(f"{path} asks only questions {listed(list(map(str, by)))} "
+                         f"{'asks' if len(by) == 1 else 'ask'} too (a copy, or an export of the same run and "
+                         "--seed): it adds nothing, leave it out")
+    kept = [r for split, recs in splits.items() for n, r in enumerate(recs)
+            if n not in dropped.get(split, ())]
+    most = max((len(r["images"]) for r in kept), default=0)
+    shown = {rel for r in kept for rel in r["images"]}
     for rel in sorted(shown):  # checked now: a missing or unreadable one failed half-way, blaming --out
         if not (path / rel).is_file():
             raise MergeError(f"{path}: {rel}, an image its records show, is missing: export it again")
@@ -171,7 +197,7 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
             open(path / rel, "rb").close()
         except OSError as e:
             raise _unreadable(path / rel, path, e) from None
-    return Source(path, meta, counts, most, shown), splits
+    return Source(path, meta, counts, most, shown, dropped, list(by), next(iter(by.values()), "")), splits
 
 
 def _rows(file: Path, path: Path, footers: dict[Path, pq.FileMetaData] | None = None) -> int:
@@ -265,12 +291,24 @@ def _has_format(path: Path, name: str) -> bool:
 
 
 def left_out_warnings(p: Plan) -> list[str]:
-    """The formats some exports have and others lack, which the merge leaves out: a line for each set of
-    exports lacking some (one export without four formats is one line, not four)."""
+    """The questions an export asks that an earlier one asks too, left out of it: a line for each such
+    export; then the formats some exports have and others lack, which the merge leaves out: a line for each
+    set of exports lacking some (one export without four formats is one line, not four)."""
+    lines = []
+    for src in p.sources:
+        if not src.dropped:
+            continue
+        n = sum(map(len, src.dropped.values()))
+        earlier, it = listed(list(map(str, src.asked_by))), "it" if n == 1 else "them"
+        # TRL's line loads the exports' own trl/ folders, which would hold them twice
+        trl = (" (and TRL's line: the exports' trl/ folders hold them twice)"
+               if p.trl_dropped and "train" in src.dropped else "")
+        lines.append(f"warning: {plural(n, 'question')} of {src.path} left out{trl}: {earlier} "
+                     f"{'asks' if len(src.asked_by) == 1 else 'ask'} {it} too (the same question at the same "
+                     f"episode and step, as {src.example}), and the merged files hold {it} once")
     grouped: dict[tuple[Path, ...], list[str]] = {}
     for name, lacking in p.left_out.items():
         grouped.setdefault(tuple(lacking), []).append(name)
-    lines = []
     for lacking, names in grouped.items():
         it, they = ("it", "it") if len(names) == 1 else ("them", "they")
         lines.append(f"warning: {listed(names)} left out: {listed(list(map(str, lacking)))} "
@@ -335,6 +373,8 @@ def plan(out: Path, exports: list[Path]) -> Plan:
         second = source.meta["env"] in named_games or not own.keys().isdisjoint(entries)
         named_games.add(source.meta["env"])
         for name, entry in own.items():
+            if not source.kept(entry["file_name"].removesuffix(".json")) and source.dropped:
+                continue  # every row of it left out: an empty file LLaMA-Factory cannot load
             if second:
                 name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
                 if not ENTRY_NAME.fullmatch(name):
@@ -366,8 +406,12 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                     if not schema.equals(schemas[0], check_metadata=False):
                         raise MergeError(f"{other} has other columns than {found[0]}: export both with the "
                                          "same version of depthfirst")
+    skip = {source.path / rel: rows for source in sources for split, rows in source.dropped.items()
+            for rel in (*(x.format(split=split) for x in SPLIT_FILES), f"llamafactory/{split}.json")}
+    trl_dropped = "trl" in shared and any("train" in source.dropped for source in sources)
     return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
-                list(exports) if "trl" in shared else [], left_out, footers)
+                list(exports) if "trl" in shared and not trl_dropped else [], left_out, footers, skip,
+                trl_dropped)
 
 
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
@@ -390,7 +434,12 @@ def _write_files(p: Plan, root: Path, progress: bool) -> None:
     if p.lf_entries:
         (root / "llamafactory").mkdir()
         for name, (_, file) in p.lf_entries.items():
-            shutil.copy(file, root / "llamafactory" / f"{name}.json")
+            if file in p.skip:  # checked a JSON list of a row a record
+                rows = json.loads(file.read_text(encoding="utf-8"))
+                write_json_array(root / "llamafactory" / f"{name}.json",
+                                 (row for n, row in enumerate(rows) if n not in p.skip[file]))
+            else:
+                shutil.copy(file, root / "llamafactory" / f"{name}.json")
         info = {name: {**entry, "file_name": f"{name}.json"} for name, (entry, _) in p.lf_entries.items()}
         (root / "llamafactory" / "dataset_info.json").write_text(json.dumps(info, indent=2), encoding="utf-8")
     with progress_bar(sum(map(len, p.parts.values())), "files", "file", progress) as bar:
@@ -401,12 +450,25 @@ def _write_files(p: Plan, root: Path, progress: bool) -> None:
                 with pq.ParquetWriter(root / rel, schema, compression="zstd") as out:
                     for part in parts:
                         f = pq.ParquetFile(part, metadata=p.footers[part])
+                        skip, first = p.skip.get(part, set()), 0  # first: the group's first row in the file
                         for group in range(f.num_row_groups):
-                            out.write_table(f.read_row_group(group))
+                            table = f.read_row_group(group)
+                            rows = range(first, first + table.num_rows)
+                            first += table.num_rows
+                            if skip.isdisjoint(rows):
+                                out.write_table(table)
+                            elif not skip.issuperset(rows):
+                                out.write_table(table.filter(pa.array([n not in skip for n in rows])))
                         bar.update()
             else:
                 with open(root / rel, "wb") as out:
                     for part in parts:
+                        if part in p.skip:  # its lines checked JSON objects, a row a record
+                            with open(part, "rb") as f:
+                                out.writelines(line if line.endswith(b"\n") else line + b"\n"
+                                               for n, line in enumerate(f) if n not in p.skip[part])
+                            bar.update()
+                            continue
                         with open(part, "rb") as f:
                             shutil.copyfileobj(f, out)
                             f.seek(max(f.tell() - 1, 0))
@@ -421,7 +483,7 @@ def settings(p: Plan) -> dict[str, Any]:
     files, LLaMA-Factory's dataset names."""
     have = {rel.partition("/")[0] for rel in p.parts if "/" in rel}
     # Splits with records: an export writes a split without any as an empty file, which is no split.
-    filled = [split for split in SPLITS if any(src.records[split] for src in p.sources)]
+    filled = [split for split in SPLITS if any(src.kept(split) for src in p.sources)]
     first = filled[0]
     held = next((split for split in ("val", "test") if split in filled), first)  # the split to validate on
     out: dict[str, Any] = {"lengths": {name: length_setting(tokens) for name, tokens in p.lengths.items()},
@@ -484,9 +546,10 @@ def setting_lines(s: dict[str, Any]) -> list[str]:
 def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
     """The merged folder's README.md: what it holds and the settings for every game in it."""
     games = listed(sorted({src.meta["env"] for src in p.sources}))
-    counts = {split: sum(src.records[split] for src in p.sources) for split in SPLITS}
+    counts = {split: sum(src.kept(split) for src in p.sources) for split in SPLITS}
+    dropped = sum(len(rows) for src in p.sources for rows in src.dropped.values())
     rows = [f"| {code_span(os.path.abspath(src.path), in_table=True)} | {src.meta['env']} | "
-            + " | ".join(f"{src.records[x]:,}" for x in SPLITS) + " |" for src in p.sources]
+            + " | ".join(f"{src.kept(x):,}" for x in SPLITS) + " |" for src in p.sources]
     lines = ["---", f"pretty_name: depthfirst — {games} put together", "task_categories:",
              "- visual-question-answering", "tags:", "- games", "- depthfirst",
              *yaml_configs(counts, digest, ""), "---", "",
@@ -496,6 +559,9 @@ def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
              "says how it was made. `datasets.load_dataset(<this folder>)` reads the records as the splits "
              + listed([f"`{HF_SPLIT[x]}`" for x in s["splits"]]) + ".", "",
              "| export | game | train | val | test |", "|---|---|---|---|---|", *rows, "",
+             *([f"The table counts the records held here: a question an export asks that an earlier one asks "
+                "too (the same question at the same episode and step) is held once, the earlier's "
+                f"({plural(dropped, 'question')} left out).", ""] if dropped else []),
              "## Settings for every game in it", "",
              "Each export's card counts its own longest prompt and most images in a record; these are the "
              "largest of them (lengths rounded up to 64 tokens, for Qwen2-VL and Qwen2.5-VL), so no game's "
@@ -564,7 +630,7 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
         shutil.rmtree(partial, ignore_errors=True)
         remove_folders(made)
         raise
-    records = {split: sum(src.records[split] for src in p.sources) for split in SPLITS}
+    records = {split: sum(src.kept(split) for src in p.sources) for split in SPLITS}
     return {"out": os.path.abspath(out), "exports": [os.path.abspath(src.path) for src in p.sources],
             "games": [src.meta["env"] for src in p.sources], "records": records, "images": images,
             "formats": sorted({rel.partition("/")[0] for rel in p.parts if "/" in rel}

@@ -383,16 +383,70 @@ def test_an_export_whose_record_files_are_gone_is_refused(tmp_path, capsys):
     refused(list(map(str, exports)), capsys, re.escape(message) + "$", tmp_path / "mixed")
 
 
-SHARED = "(a copy of it, or an export of the same run and --seed): leave a copy out, or export one again " \
-         "with another --seed"
+SHARED = "too (a copy, or an export of the same run and --seed): it adds nothing, leave it out"
 
 
-def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
-    """The shared question may be in any split, here test alone."""
-    one = hand_export(tmp_path / "snake", "snake", {"train": ["snake-a"], "test": ["snake-t"]})
-    two = hand_export(tmp_path / "sokoban", "sokoban", {"train": ["sokoban-b"], "test": ["snake-t"]})
-    refused([str(one), str(two)], capsys, re.escape(f"{two} asks questions {one} asks too {SHARED}") + "$",
-            tmp_path / "mixed")
+def shared_export(root: Path, ids: dict[str, list[str]]) -> Path:
+    """A Snake export by hand with ``ids`` per split, a trl/ folder and a row of every format that
+    names its record: LLaMA-Factory's, EasyR1's (row groups of 2), OpenRLHF's and ms-swift's."""
+    table = pa.table({"problem": ids["train"], "answer": ["UP"] * len(ids["train"])})
+    export = hand_export(root, "snake", ids, table)
+    (export / "trl").mkdir()
+    (export / "llamafactory").mkdir()
+    info = {}
+    for split, names in ids.items():
+        (export / "llamafactory" / f"{split}.json").write_text(json.dumps([{"messages": [n]} for n in names]))
+        info[f"depthfirst_snake_{split}"] = {"file_name": f"{split}.json", "formatting": "sharegpt"}
+        for rel in ("openrlhf/{}.jsonl", "swift/{}.jsonl", "swift/{}_rl.jsonl"):
+            (export / rel.format(split)).parent.mkdir(exist_ok=True)
+            (export / rel.format(split)).write_text("".join(json.dumps({"prompt": n}) + "\n" for n in names))
+        if split != "train":
+            pq.write_table(pa.table({"problem": names, "answer": ["UP"] * len(names)}),
+                           export / "easyr1" / f"{split}.parquet")
+    (export / "llamafactory" / "dataset_info.json").write_text(json.dumps(info))
+    return export
+
+
+def test_a_question_two_exports_of_other_seeds_ask_is_held_once(tmp_path, capsys):
+    """Ids are a question's game, episode, step, draft and a digest of what is shown, so two exports of one
+    game from other seeds share one wherever the same question comes up at the same episode and step (two
+    6x6 Snake exports of 1,130 episodes did, a pokemon_red export starts every episode from one state): that
+    was refused as a copy, with advice (another --seed) that works by luck. Now the later's is left out of
+    every merged file, with a warning line; a split of it left empty gets no LLaMA-Factory entry, and TRL's
+    line (the exports' own trl/ folders, holding the question twice) is left out."""
+    one = shared_export(tmp_path / "a", {"train": ["s-0", "s-1", "s-2", "s-3"], "test": ["s-t", "s-u"]})
+    two = shared_export(tmp_path / "b", {"train": ["s-4", "s-1", "s-5", "s-6", "s-3"], "test": ["s-t"]})
+    out = tmp_path / "mixed"
+    code, printed, err = merge([str(one), str(two), "--out", str(out), "--json"], capsys)
+    assert code == 0 and err == (f"warning: 3 questions of {two} left out (and TRL's line: the exports' "
+                                 f"trl/ folders hold them twice): {one} asks them too (the same question at "
+                                 "the same episode and step, as s-1), and the merged files hold them once\n")
+    train, test = ["s-0", "s-1", "s-2", "s-3", "s-4", "s-5", "s-6"], ["s-t", "s-u"]
+    for split, ids in (("train", train), ("test", test)):
+        assert [r["id"] for r in jsonl_rows(out / f"{split}.jsonl")] == ids
+        for rel in ("openrlhf/{}.jsonl", "swift/{}.jsonl", "swift/{}_rl.jsonl"):
+            assert [r["prompt"] for r in jsonl_rows(out / rel.format(split))] == ids
+        assert pq.read_table(out / "easyr1" / f"{split}.parquet")["problem"].to_pylist() == ids
+    # b's row groups: 1 of 2 rows kept, 2 of 2, none of 1 (no empty group written)
+    assert [rows for rows, _ in row_groups(out / "easyr1" / "train.parquet")] == [2, 2, 1, 2]
+    info = json.loads((out / "llamafactory" / "dataset_info.json").read_text())
+    assert sorted(info) == ["depthfirst_snake_test", "depthfirst_snake_train", "depthfirst_snake_train_b"]
+    lf = [row["messages"][0] for name in ("train", "train_b")
+          for row in json.loads((out / "llamafactory" / f"depthfirst_snake_{name}.json").read_text())]
+    assert lf == train
+    summary = json.loads(printed)
+    assert summary["records"] == {"train": 7, "val": 0, "test": 2} and "trl" not in summary["settings"]
+    card = (out / "README.md").read_text()
+    assert "| 3 | 0 | 0 |" in card and "(3 questions left out)" in card and "9 task records of 2" in card
+
+
+def test_an_export_asking_only_questions_others_ask_is_refused(tmp_path, capsys):
+    """It adds nothing: a copy of one beside it, or the same run and --seed again (spread over two)."""
+    one = hand_export(tmp_path / "one", "snake", {"train": ["s-a"], "test": ["s-t"]})
+    two = hand_export(tmp_path / "two", "snake", {"train": ["s-b"]})
+    three = hand_export(tmp_path / "three", "snake", {"train": ["s-b", "s-a"], "test": ["s-t"]})
+    refused([str(one), str(two), str(three)], capsys,
+            re.escape(f"{three} asks only questions {one} and {two} ask {SHARED}") + "$", tmp_path / "mixed")
 
 
 @pytest.mark.parametrize("given, message", [
@@ -402,8 +456,8 @@ def test_a_question_two_exports_ask_in_any_split_is_refused(tmp_path, capsys):
     (["a", "absolute"], r"{root}/absolute was exported without --relative-paths: export it again with it$"),
     (["a", "trajectories"], r"{root}/trajectories holds trajectories only \(--tasks-per-state 0\): it has no "
                             "records to add; leave it out$"),
-    (["a", "same_seed"], r"{root}/same_seed asks questions {root}/a asks too " + re.escape(SHARED) + "$"),
-    (["a", "copy"], r"{root}/copy asks questions {root}/a asks too " + re.escape(SHARED) + "$"),
+    (["a", "same_seed"], r"{root}/same_seed asks only questions {root}/a asks " + re.escape(SHARED) + "$"),
+    (["a", "copy"], r"{root}/copy asks only questions {root}/a asks " + re.escape(SHARED) + "$"),
     (["a"], r"give two exports or more to put together"),
     (["a", "b", "a"], r"{root}/a is given twice: name each export once$"),
 ])
