@@ -157,10 +157,16 @@ RESULT_KEYS = frozenset({"split", "predictions", "records", "results"})
 
 def earlier_result(path: Path) -> bool:
     """Whether ``path`` holds a result of this script, the only file ``--force`` replaces: a checkpoint
-    or another command's file given as ``--out`` by mistake was replaced by the scores, and lost."""
-    from agents.runs import json_object
+    or another command's file given as ``--out`` by mistake was replaced by the scores, and lost.
+    ``ValueError`` naming ``--out`` where the system will not read it."""
+    from agents.runs import read_json_object
 
-    data = json_object(path)
+    try:
+        data = read_json_object(path)
+    except OSError as e:  # it may well be one: "no earlier result" blamed the file, not the read
+        raise ValueError(f"--out {path} exists but cannot be read ({e.strerror or e}), so it is not known to "
+                         "be an earlier result of this script, the only file --force replaces: make it "
+                         "readable, or choose another name") from None
     return data is not None and data.keys() >= RESULT_KEYS
 
 

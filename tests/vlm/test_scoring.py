@@ -1,6 +1,7 @@
 """scripts/score_predictions.py on a real (tiny) exported split: accuracy by group, format errors, missing
 and unknown ids, and the specialist's greedy moves scored by the same verifier."""
 
+import errno
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, TINY, always_right_checkpoint
+from tests.conftest import ROOT, TINY, always_right_checkpoint, deny_reading
 from vlm.record import TaskRecord
 from vlm.scoring import (
     Cell,
@@ -1392,6 +1393,25 @@ def test_force_replaces_an_earlier_result_only(scripts, capsys, tmp_path, theirs
     out.unlink()
     assert scripts.score_predictions.main(argv[:-1]) == 0  # the result, then replaced by the next one
     assert scripts.score_predictions.main(argv) == 0 and json.loads(out.read_text())["records"] == 1
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EIO])
+def test_an_out_that_cannot_be_read_is_said_so_not_called_no_earlier_result(scripts, capsys, tmp_path,
+                                                                             monkeypatch, code):
+    # An earlier result the system will not read (another user's, mode 600; an I/O error) was refused as
+    # "exists and is no earlier result of this script", though it may well be one: the reason is the read.
+    out = tmp_path / "scores.json"
+    out.write_text(json.dumps(_RESULT))
+    deny_reading(monkeypatch, out, code)
+    argv = [str(tmp_path / "split.jsonl"), str(tmp_path / "preds.jsonl"), "--out", str(out)]
+    for force in ([], ["--force"]):  # --force would not get past it either: not told to pass it
+        assert scripts.score_predictions.main([*argv, *force]) == 2
+        assert capsys.readouterr().err == (
+            f"error: --out {out} exists but cannot be read ({os.strerror(code)}), so it is not known to be "
+            "an earlier result of this script, the only file --force replaces: make it readable, or choose "
+            "another name\n")
+    monkeypatch.undo()
+    assert out.read_text() == json.dumps(_RESULT)
 
 
 def test_a_reply_over_the_length_limit_scores_as_a_format_error_and_the_readme_says_so(predictions):
