@@ -29,8 +29,8 @@ from agents.runs import (
     MILESTONES_FILE,
     RunError,
     atomic_write_text,
-    json_object,
     not_written,
+    read_json_object,
     save_checkpoint,
 )
 
@@ -334,8 +334,15 @@ class MilestonesNotWritten(RunError):
 
 def read_milestones(file: Path) -> dict[str, float]:
     """A run's best ``game/*`` figures so far (``GameStatsCallback``); none when the file is missing or
-    unreadable (a run from before it was written starts its bests again, as it always did)."""
-    data = json_object(file) or {}
+    damaged (a run from before it was written starts its bests again, as it always did; a damaged one holds
+    none to keep). One the system will not read (another user's, an I/O error) may hold them, and the first
+    new best would write over it: ``RunError`` naming it, which ``--resume`` checks before it trains."""
+    try:
+        data = read_json_object(file) or {}
+    except OSError as e:
+        raise RunError(f"{file.parent}: {file} (the run's best game/* figures, which the resume continues "
+                       f"from) cannot be read ({e.strerror or e}): make it readable to go on from them, or "
+                       "delete it to start them again") from None
     return {str(k): float(v) for k, v in data.items() if _finite_number(v)}
 
 

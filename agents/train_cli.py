@@ -39,6 +39,7 @@ from agents.preflight import (
 )
 from agents.runs import (
     GAME_FILES,
+    MILESTONES_FILE,
     RunError,
     changed_game_files,
     claim_run,
@@ -88,6 +89,7 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
     """Train as the parsed flags ``args`` of parser ``p`` say (a misused flag is ``p.error``); ``command``
     is recorded in the run folder. Returns the exit status: 0, 2 for an error said in one line, 130 for a
     Ctrl-C before training started."""
+    from agents.callbacks import read_milestones
     from agents.train import TrainingStopped, train
     from envs.gameboy.generic import said_tetris_defaulted
     from envs.gameboy.roms import RomError, StateError
@@ -115,6 +117,9 @@ def train_command(p: argparse.ArgumentParser, args: argparse.Namespace, command:
                     raise RunError(f"{run}: {damaged}: put the run's own record back to go on with the "
                                    "run checked, or delete it to go on unchecked (the resume records the "
                                    "files it reads then)")
+                # Refused, not started again: the resume's first new best writes over it (a damaged one
+                # holds none to keep, and is read as none).
+                read_milestones(run / MILESTONES_FILE)
                 changed = changed_game_files(run, cfg["env_kwargs"])
                 if changed:  # trained on from another start than its checkpoints learned
                     raise RunError(f"{run}: {changed}: put the run's own back there to go on with the run, "

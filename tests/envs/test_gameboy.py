@@ -1686,6 +1686,35 @@ def test_a_corrupt_record_of_a_runs_game_files_is_named_not_read_as_none(
     assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [run]
 
 
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EIO])
+def test_a_runs_milestones_that_cannot_be_read_are_refused_on_resume_not_started_again(
+        code: int, tmp_path: Path, scripts, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture) -> None:
+    # An unreadable milestones.json (another user's, mode 600; an I/O error) was read as none: the resume
+    # started the run's bests again without a word, and its first new best wrote over the file.
+    trained, _, _, _ = stubbed_run_on_the_cartridge(tmp_path, monkeypatch)
+    run = tmp_path / "run"
+    milestones = run / "milestones.json"
+    milestones.write_text('{"tiles_visited": 12.0}')
+    readable = open
+    deny_reading(monkeypatch, milestones, code)
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: --resume {run}: {milestones} (the run's best game/* figures, which the resume continues "
+        f"from) cannot be read ({os.strerror(code)}): make it readable to go on from them, or delete it to "
+        "start them again\n")
+    assert not trained
+    monkeypatch.setattr("builtins.open", readable)  # readable again: the resume goes on
+    monkeypatch.setattr("io.open", readable)
+    assert milestones.read_text() == '{"tiles_visited": 12.0}'
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 0 and trained == [run]
+    milestones.unlink()
+    milestones.mkdir()  # a folder there (a bad copy): the first new best failed to write over it, mid-run
+    assert scripts.train_ppo.main(["--resume", str(run), "--no-progress"]) == 2 and trained == [run]
+    assert (f"{milestones} (the run's best game/* figures, which the resume continues from) cannot be read "
+            "(Is a directory)") in capsys.readouterr().err
+
+
 def test_a_state_replaced_beside_its_old_record_is_refused_naming_the_record_not_the_rom(
         tmp_path: Path) -> None:
     # A state copied by hand over one with a record kept the old record, which then blamed the ROM: the
