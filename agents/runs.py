@@ -1442,15 +1442,16 @@ def same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def not_written(path: Path | str, e: OSError) -> str:
+def not_written(path: Path | str, e: OSError, left: str = "any file there before is unchanged") -> str:
     """The line for a write the disk refused (full, read-only): which file or output folder, why (with
     the file it failed on, where that is another: one inside the folder), and that its earlier contents
-    stay (every writer here goes through ``written_beside``, or builds a folder aside and swaps it in).
-    A caller whose flag named ``path`` puts the flag first: ``--out <path> could not be written ...``."""
+    stay (every writer here goes through ``written_beside``, or builds a folder aside and swaps it in), or
+    what else the write ``left``, where that is not so. A caller whose flag named ``path`` puts the flag
+    first: ``--out <path> could not be written ...``."""
     # A copy's error (shutil's) names the file it read first and the one it wrote second: the one written.
     failed = e.filename2 or e.filename
     where = f": {failed}" if failed and os.fspath(failed) != os.fspath(path) else ""
-    return f"{path} could not be written ({e.strerror or e}{where}); any file there before is unchanged"
+    return f"{path} could not be written ({e.strerror or e}{where}); {left}"
 
 
 def place(tmp: Path, final: Path, new: bool = False) -> None:

@@ -175,23 +175,46 @@ def _write_state(out: Path, data: bytes, flag: str, force: bool, rom_bytes: byte
     beside it at ``state_record(out)``, and rename both into place together, the state last: a full disk or a
     stop never leaves half a state in place of a good one, nor a new state beside an older one's record, nor
     the temp files (a state whose own rename failed after its record's is the old one, beside a record that
-    loading refuses as another state's). The command's last output (``last``): a signal during the renames is
-    dropped, not raised after them, which had the command say it wrote nothing. Without ``force``, a file
-    another run wrote at ``out`` since the first check is kept (``new``: a check before the rename let one
-    written between the two be replaced)."""
+    loading refuses as another state's, which the message says: ``_left_behind``). The command's last
+    output (``last``): a signal during the renames is dropped, not raised after them, which had the command
+    say it wrote nothing. Without ``force``, a file another run wrote at ``out`` since the first check is
+    kept (``new``: a check before the rename let one written between the two be replaced)."""
+    text = json.dumps(rom_record(rom_bytes, data), indent=2) + "\n"
     try:
         with folders_made_for(out.parent):  # a full disk or a stop leaves no empty folder for it
             out.parent.mkdir(parents=True, exist_ok=True)
             # The record first: one whose rename fails (a full folder) leaves the old pair as it was
             with written_together([state_record(out), out], last=True, new=not force) as (record, tmp):
                 tmp.write_bytes(data)
-                record.write_text(json.dumps(rom_record(rom_bytes, data), indent=2) + "\n", encoding="utf-8")
+                record.write_text(text, encoding="utf-8")
     except OSError as e:
         # new's refusal leaves a file at out; the mkdir's FileExistsError (a file in the folder's way) not
         if isinstance(e, FileExistsError) and not force and os.path.lexists(out):
             raise FileExistsError(f"{flag} {out} appeared while playing; pass --force to overwrite it"
                                   ) from None
-        raise OSError(f"{flag} {not_written(out, e)}") from None
+        raise OSError(f"{flag} {not_written(out, e, _left_behind(out, data, text))}") from None
+
+
+def _left_behind(out: Path, data: bytes, text: str) -> str:
+    """What a failed ``_write_state`` of ``data`` and its record ``text`` left: nothing changed, or (with
+    --force, where the state's own rename failed after its record's) the new record, which "any file there
+    before is unchanged" denied: beside the old state, which loading then refuses, or beside none."""
+    record = state_record(out)
+
+    def holds(path: Path, content: bytes) -> bool:
+        try:  # a regular file only: a FIFO's read waits for a writer
+            return os.path.isfile(path) and path.read_bytes() == content
+        except OSError:
+            return False
+
+    if holds(out, data) or not holds(record, text.encode("utf-8")):
+        return "any file there before is unchanged"
+    if os.path.lexists(out):
+        return (f"its ROM record {record} was replaced all the same (it is written first), so the state "
+                "there before, which stays, is refused beside it as another state's: write it again once the "
+                f"disk takes it, or delete {record} to load the old state unchecked")
+    return (f"its ROM record {record} was written all the same (it is written first), with no state beside "
+            f"it: write the state again with --force once the disk takes it, or delete {record}")
 
 
 def _keep_beside(out: Path, data: bytes, rom_bytes: bytes) -> Path | None:

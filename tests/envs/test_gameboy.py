@@ -2577,13 +2577,32 @@ def test_a_state_whose_record_cannot_be_placed_leaves_the_old_state_and_record(
                                   "any file there before is unchanged")
     assert {p: p.read_bytes() for p in (out, record)} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs.txt", "start.state", "start.state.json"]
-    # The state's own rename failing after its record's: the old state stays, refused beside the new record
+    # The state's own rename failing after its record's: the old state stays, refused beside the new record,
+    # which the message said was "unchanged"
     failing = out
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as refused:
         make_state(TEST_CARTRIDGE, inputs, out, force=True)
+    assert str(refused.value) == (
+        f"--out {out} could not be written (No space left on device); its ROM record {record} was replaced "
+        "all the same (it is written first), so the state there before, which stays, is refused beside it as "
+        f"another state's: write it again once the disk takes it, or delete {record} to load the old state "
+        "unchecked")
     assert out.read_bytes() == before[out] and record.read_bytes() != before[record]
     with pytest.raises(ValueError, match=f"has a ROM record {re.escape(str(record))} of another state"):
         make(1, state=out)
+    # No state there before: the record is left without one (a new state's without --force: none placed)
+    out.unlink()
+    record.unlink()
+    with pytest.raises(OSError) as refused:
+        make_state(TEST_CARTRIDGE, inputs, out)
+    assert str(refused.value).endswith("any file there before is unchanged") and not record.exists()
+    with pytest.raises(OSError) as refused:
+        make_state(TEST_CARTRIDGE, inputs, out, force=True)
+    assert str(refused.value) == (
+        f"--out {out} could not be written (No space left on device); its ROM record {record} was written "
+        "all the same (it is written first), with no state beside it: write the state again with --force "
+        f"once the disk takes it, or delete {record}")
+    assert not out.exists() and record.exists()
 
 
 @pytest.mark.parametrize("force", [False, True])
