@@ -607,22 +607,21 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     file = path / GAME_FILES
     if not os.path.lexists(file):
         return {}, None
-    kind = _no_file(file)
+    kind, unread = _no_file(file), None
     try:
         kept = read_json_object(file) if kind is None else None
     except OSError as e:
-        return {}, (f"{file} (the record of the ROM and start state the run started from) cannot be read "
-                    f"({e.strerror or e}), so they cannot be checked against it")
+        kept, unread = None, f"cannot be read ({e.strerror or e})"
     entries = kept or {}  # read_json_object's None: no object
     valid = {key: entries[key] for key in ("rom", "state")
              if isinstance(entries.get(key), dict) and isinstance(entries[key].get("sha1"), str)
              and _SHA1.fullmatch(entries[key]["sha1"])}
     if valid and valid.keys() == {key for key in ("rom", "state") if key in entries}:
         return valid, None
-    why = (f"{kind}, not a file" if kind is not None else "not a JSON object" if kept is None else
-           'no record of them as training writes it (an object of "rom", "state" or both, each a {"path", '
-           '"sha1"} of 40 hex digits)')
-    return valid, (f"{file} (the record of the ROM and start state the run started from) is {why}, so they "
+    why = (f"is {kind}, not a file" if kind is not None else unread if unread is not None else
+           "is not a JSON object" if kept is None else 'is no record of them as training writes it (an '
+           'object of "rom", "state" or both, each a {"path", "sha1"} of 40 hex digits)')
+    return valid, (f"{file} (the record of the ROM and start state the run started from) {why}, so they "
                 "cannot be checked against it")
 
 
