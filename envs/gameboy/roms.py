@@ -169,14 +169,12 @@ def check_state_record(state: Path, data: bytes, rom: Path, rom_bytes: bytes) ->
     keys = ("rom_sha1", "rom_title", "state_sha1")
     try:
         made = read_json_object(record)
+        why = f"not a JSON object of {', '.join(keys)}, as the scripts write it"
     except OSError as e:
-        raise StateError(state, f"has a ROM record {record} that cannot be read ({e.strerror or e}): delete "
-                         "it to load the state unchecked, or make the state again with scripts/make_state.py"
-                         ) from None
+        made, why = None, e.strerror or str(e)
     if made is None or not all(isinstance(made.get(k), str) for k in keys):
-        raise StateError(state, f"has a ROM record {record} that cannot be read (not a JSON object of "
-                         f"{', '.join(keys)}, as the scripts write it): delete it to load the state "
-                         "unchecked, or make the state again with scripts/make_state.py")
+        raise StateError(state, f"has a ROM record {record} that cannot be read ({why}): delete it to load "
+                         "the state unchecked, or make the state again with scripts/make_state.py")
     # First: a state copied over one with a record is no more the record's (whose ROM it would blame)
     own = hashlib.sha1(data).hexdigest()
     if made["state_sha1"] != own:
