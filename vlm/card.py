@@ -167,9 +167,8 @@ def _fill_spans(template: str, values: dict[str, Any]) -> str:
     """``template`` (a cell of ``LOADING``) filled with ``values``, each of its `...` spans made a table
     cell's ``code_span``: a path there (the export's folder) with a backtick or ``|`` in it ended the span
     or the cell. Filled in pieces, so a backtick a value brings in outside a span is kept as it is."""
-    pieces = template.split("`")  # odd pieces are the spans
-    return "".join(code_span(piece.format(**values), in_table=True) if k % 2 else piece.format(**values)
-                   for k, piece in enumerate(pieces))
+    pieces = [piece.format(**values) for piece in template.split("`")]  # odd pieces are the spans
+    return "".join(code_span(piece, in_table=True) if k % 2 else piece for k, piece in enumerate(pieces))
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
