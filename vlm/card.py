@@ -276,6 +276,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
     # tables say "val", datasets "validation". Run from the folder, it needs the folder's name: datasets
     # 5.2 refuses load_dataset('.') ("dataset_name should be specified but got None").
     folder = repr(d.rstrip("/")) if d else "os.getcwd()"
+    load = code_span(f"datasets.load_dataset({folder})")
     lines = ["## Files and formats", ""]
     if meta.get("relative_paths"):  # before the first path it concerns: the datasets calls below
         lines += ["Paths here and in the trainer formats are relative to this folder (`--relative-paths`): "
@@ -287,13 +288,11 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                  for s, recs in splits.items() if recs]
         lines += ["- `train.jsonl`, `val.jsonl`, `test.jsonl`: the task records (`vlm/record.py` "
                   "TaskRecord), image paths relative to this folder; "
-                  f"{code_span(f'datasets.load_dataset({folder})')} reads them as the "
-                  f"split{'s' if len(names) > 1 else ''} "
-                  f"{listed(names)}"]
+                  f"{load} reads them as the split{'s' if len(names) > 1 else ''} {listed(names)}"]
         call = f"datasets.load_dataset('parquet', data_files={d + STEP_FILES!r})"
         steps = f"{code_span(call)} reads the steps"
     else:
-        steps = (f"{code_span(f'datasets.load_dataset({folder})')} reads the steps, "
+        steps = (f"{load} reads the steps, "
                  + code_span(f"datasets.load_dataset({folder}, 'episodes')") + " the episodes")
     lines += ["- `images/`: PNGs named by `vlm.imagestore.image_hash` of their decoded pixels (the SHA-1 of "
               "the array's shape, dtype and bytes), each distinct image stored once",
