@@ -525,8 +525,6 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             except PickledElsewhere:  # the run's other files came with it, from those versions: none loads
                 raise
             except RunError as e:
-                kept = checkpoints(run)
-                older = [f for _, f in kept if f != ckpt]
                 # An edited config.yaml: every checkpoint of the run was saved with the old settings and
                 # mismatches alike, so no older one is offered; a new run can take the settings as they are.
                 config = run / "config.yaml"
@@ -542,6 +540,8 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     raise RunError(f"{e}\n{e.undo.format(config=config)}; {new_run}") from e
                 # Damaged: with it moved away (never deleted for the user: the file may be worth a look),
                 # --resume takes the next newest checkpoint, else model.zip.
+                kept = checkpoints(run)
+                older = [f for _, f in kept if f != ckpt]
                 move = f"move it out of the way to resume from {older[-1]}" if older else None
                 if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
                     move = f"move it out of the way to resume from {run / 'model.zip'}"
