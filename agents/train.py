@@ -126,9 +126,6 @@ class AlgorithmMismatch(RunError):
 class SpaceMismatch(RunError):
     """A checkpoint whose observation or action space is not the one its env (made from config.yaml) gives."""
 
-    #: what --resume's message suggests putting back in config.yaml ({config}), an edit there being the cause
-    undo = "if the game settings (env_kwargs) in {config} were changed since the run started, put them back"
-
 
 class PickledElsewhere(RunError):
     """A checkpoint whose pickled objects this installation cannot unpickle: another Python, NumPy, SB3,
@@ -140,8 +137,7 @@ class EnvMismatch(RunError):
 
     def __init__(self, message: str, trained_on: str) -> None:
         super().__init__(message)
-        self.undo = (f"if the env in {{config}} was changed since the run started, write env: {trained_on} "
-                     "back")
+        self.trained_on = trained_on
 
 
 class TrainingStopped(RunError):
@@ -361,6 +357,21 @@ def _unusable_archive(e: ArchiveError) -> str:
             f"{shlex.quote(str(e.folder))} {shlex.quote(str(e.folder) + '.damaged')})")
 
 
+def _undo_edit(e: RunError, cfg: dict[str, Any], config: Path) -> str | None:
+    """What to write back in ``config`` (the run's config.yaml, ``cfg``) for a checkpoint it mismatches,
+    an edit there being the cause; None for any other refusal (a damaged checkpoint)."""
+    if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
+        now, other, how = ("true", "false", "without") if cfg.get("recurrent") else ("false", "true", "with")
+        return (f"{config} says recurrent: {now}, which --resume keeps: if this run was trained {how} "
+                f"--recurrent, write recurrent: {other} back there")
+    if isinstance(e, EnvMismatch):
+        return f"if the env in {config} was changed since the run started, write env: {e.trained_on} back"
+    if isinstance(e, SpaceMismatch):
+        return (f"if the game settings (env_kwargs) in {config} were changed since the run started, put them "
+                "back")
+    return None
+
+
 def _start_again(run: Path, lacking: str) -> str:
     """Advice for a run with nothing to resume: the command that starts it again in its folder."""
     restart = restart_command(run)
@@ -528,16 +539,10 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                 # An edited config.yaml: every checkpoint of the run was saved with the old settings and
                 # mismatches alike, so no older one is offered; a new run can take the settings as they are.
                 config = run / "config.yaml"
-                new_run = ("or train a new run with its settings as they are now: train_ppo.py --config "
-                           f"{config}")
-                if isinstance(e, AlgorithmMismatch):  # --resume takes no --recurrent: say what to change
-                    now, other, how = ("true", "false", "without") if cfg.get("recurrent") else (
-                        "false", "true", "with")
-                    raise RunError(f"{e}\n{config} says recurrent: {now}, which --resume keeps: if this run "
-                                   f"was trained {how} --recurrent, write recurrent: {other} back there; "
-                                   f"{new_run}") from e
-                if isinstance(e, (EnvMismatch, SpaceMismatch)):
-                    raise RunError(f"{e}\n{e.undo.format(config=config)}; {new_run}") from e
+                undo = _undo_edit(e, cfg, config)
+                if undo is not None:
+                    raise RunError(f"{e}\n{undo}; or train a new run with its settings as they are now: "
+                                   f"train_ppo.py --config {config}") from e
                 # Damaged: with it moved away (never deleted for the user: the file may be worth a look),
                 # --resume takes the next newest checkpoint, else model.zip.
                 kept = checkpoints(run)
