@@ -369,9 +369,10 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str) -> str:
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,
 # collide; kill with the player's own snake (the, our, my or your snake, itself, us, me, you, it); hit with a
-# wall, itself or its (own) body or tail; lead to, result in, cause or mean (certain, instant) death or a
-# (the) crash or collision; get killed, the passive as "would be killed" is (no other participle: "UP gets the
-# apple"). "is going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP
+# wall, itself or its (own) body or tail; lead to, result in, cause or mean (certain, instant, immediate)
+# death or a (the) crash or collision, neither hyphened to a word (_UNJOINED) nor said avoided (_AVOIDED); get
+# killed, the passive as "would be killed" is (no other participle: "UP gets the apple"). "is going to"
+# ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP
 # would hit the apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk,
 # not said to happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one
 # too: "UP kills the snake", "UP, which crashes".
