@@ -210,7 +210,7 @@ def _provenance(meta: dict[str, Any]) -> list[str]:
              f"- run: {code_span(run['path'])}, checkpoint {code_span(run['checkpoint'])} "
              f"(SHA-1 `{run['checkpoint_sha1']}`)",
              f"- env `{meta['env']}` (`{meta['gym_id']}`) with "
-             f"`{json.dumps(meta['env_kwargs'], sort_keys=True)}`",
+             + code_span(json.dumps(meta["env_kwargs"], sort_keys=True)),
              f"- episodes: {counts['episodes_played']:,} played from seed {seeds['base']} "
              f"(episode k: seed + k), "
              f"{kept}; {'stochastic' if meta['stochastic'] else 'greedy'} actions",

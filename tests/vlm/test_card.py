@@ -4,6 +4,7 @@ real export's card only loosely: that some cell holds each family's total)."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -516,3 +517,14 @@ def test_a_backtick_or_pipe_in_the_export_s_path_keeps_each_path_in_its_code_spa
     assert all(root in span for span in spans if "QQ" in span), spans
     assert f"datasets.load_from_disk({f'{root}/trl'!r})" in spans
     assert f"{root}/run" in spans and str(vlm.card.REWARDS) in spans
+
+
+def test_a_backtick_in_a_path_of_the_env_kwargs_keeps_them_in_one_code_span():
+    """The card's "How it was produced" gave the env's options as `{...}`: a Game Boy export's ROM or start
+    state in a folder with a backtick in its name ended the span, the rest shown as text."""
+    markdown_it = pytest.importorskip("markdown_it")
+    kwargs = {"rom": "/roms/a`QQ|b/red.gb", "state": "/roms/``QQ`/start.state"}
+    card = render_card({**META, "env_kwargs": kwargs}, SPLITS, CURRICULUM, [], root_hint="/data/x")
+    inline = [c for t in markdown_it.MarkdownIt("commonmark").parse(card) if t.type == "inline"
+              for c in t.children]
+    assert json.dumps(kwargs, sort_keys=True) in [c.content for c in inline if c.type == "code_inline"], card
