@@ -602,8 +602,9 @@ def _kept_game_files(path: Path) -> tuple[dict[str, Any], str | None]:
     """Run ``path``'s ``GAME_FILES`` record, its entries that hold a SHA-1 ({} without one: older runs read
     as before), and what is wrong with it where it is there but cannot be read as written (not JSON, not an
     object, an entry that is no {path, sha1}, a SHA-1 that is none, an object of neither entry, no regular
-    file). Training writes the file only where it records a file: one of no entry ({}, a key miswritten)
-    is damaged too, not a run that recorded nothing."""
+    file, or one the system will not read: permission denied, an I/O error). Training writes the file only
+    where it records a file: one of no entry ({}, a key miswritten) is damaged too, not a run that recorded
+    nothing."""
     file = path / GAME_FILES
     if not os.path.lexists(file):
         return {}, None
