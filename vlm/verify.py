@@ -49,26 +49,26 @@ says whether it is on the answer (answer, option) or on the move (move, idea, ch
 answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be, isn't going to
 be) with correct, right, true or valid, a good, valid or correct answer/option (with a or no article), or
 the/my (correct, right, final) answer/option; "is" (was, would be, will be, is going to or gonna be; 'll, 'd
-or 's going to be after which, that or this) with wrong, incorrect, false or invalid, or a bad, wrong,
-incorrect or invalid answer/option (with a, the or no article), or no good answer/option ("Option B is not
-correct", "B is wrong", "B is an incorrect answer" are none), in every answer, a Snake worst answer too ("DOWN
-is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct", "DOWN is bad answer" name no move
-there, so score 0 where DOWN is fatal: read as the move, a verdict that says it is no fatal one, "DOWN is
-wrong, LEFT", would credit a move the reply took back; the prompt asks for the moves alone). So does a verdict
-on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous, illegal, risky, bad, suicidal,
-terrible, impossible, poor, blocked, killed, suicide, death (certain, instant or immediate too; not hyphened
-to a word: "death-free"), no good (ending its clause), a mistake, an error or a dead end (the or no article
-too), or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, dangerous, risky, suicidal,
-terrible, losing, impossible, poor, worst or blocked move/idea/choice/direction (with a, the or no article:
-"the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe, good, legal,
-allowed or possible ("UP is not good"), or a good, safe, valid, legal, right, correct, true, allowed or
-possible move/idea/choice/direction ("not a valid move", "not the right direction"); would or will ('d, 'll
-after which, that or this), maybe with definitely, surely, certainly, immediately or instantly, with a fatal
-verb, crash, die or collide, kill with the (our, my, your) snake, itself, us, me, you or it, or hit with the/a
-wall, itself or its (own) body/tail, or lead to, result in, cause or mean (certain, instant, immediate) death
-or a (the) crash or collision, none hyphened to a word ("a crash-free path"), or get killed ("is going to" or
-"is gonna" as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present
-right after the word or which, that or this
+or 's going to be after which, that, this or the word: "B'll be wrong") with wrong, incorrect, false or
+invalid, or a bad, wrong, incorrect or invalid answer/option (with a, the or no article), or no good
+answer/option ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
+a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct",
+"DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that says
+it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
+moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous,
+illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, killed, suicide, death (certain, instant
+or immediate too; not hyphened to a word: "death-free"), no good (ending its clause), a mistake, an error or a
+dead end (the or no article too), or a bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly,
+dangerous, risky, suicidal, terrible, losing, impossible, poor, worst or blocked move/idea/choice/direction
+(with a, the or no article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is
+not" with safe, good, legal, allowed or possible ("UP is not good"), or a good, safe, valid, legal, right,
+correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not the right direction");
+would or will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"), maybe with definitely,
+surely, certainly, immediately or instantly, with a fatal verb, crash, die or collide, kill with the (our, my,
+your) snake, itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to,
+result in, cause or mean (certain, instant, immediate) death or a (the) crash or collision, none hyphened to a
+word ("a crash-free path"), or get killed ("is going to" or "is gonna" as would or will: "UP is going to
+crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets killed): "Moving UP would be a mistake", "UP is illegal", "UP is
 risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a dead end", "UP would be killed",
 "UP will be killed", "UP is going to be killed", "UP is death", "UP is certain death", "UP is no good", "UP is
@@ -79,18 +79,17 @@ not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP 
 bad", "UP is possible" are UP; any other verb phrase is no verdict ("UP would hit the apple", "UP would kill
 the other snake", "UP could crash", "UP won't kill the snake", "UP leads to the apple", "UP means the apple",
 "UP means death is avoided" (or averted, prevented, escaped), "UP does not result in death", "UP is not going
-to crash" are UP). Either verdict said of which, that or this
-right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of "which" right
-after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP --
-that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP,
-which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for "is not") past
-such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP - wrong", "UP:
-wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the
-conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP). A verdict in
-emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP is **wrong**",
-"UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none; "UP -
-**risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that" is the
-question's: "No, that would be a mistake" and "No
+to crash" are UP). Either verdict said of which, that or this right after the word or bracketed pair, past a
+punctuation mark, dash or opening bracket, or of "which" right after the word, takes it back too ("UP, which
+is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
+That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
+UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
+clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
+"UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
+Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or underscores, around it or any of its
+words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe",
+"UP - **dangerous** move" are none; "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP).
+Neither after yes or no, whose "that" is the question's: "No, that would be a mistake" and "No
 - wrong" are
 no.
 An option's own text and an ``exact`` answer are compared whole.
@@ -271,7 +270,8 @@ _COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")[*_`
 _WORD_BEFORE = r"(?<![^\s(\[])(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
 # Never a pronoun, which is no answer: taken back, "No it would crash" read "No would crash", no as the
 # determiner of "no idea".
-_SUBJECT = r"(?!(?:it|this|that|they|he|she|we|you)\s)" + _WORD_BEFORE + r"\s{1,3}"
+_PRONOUN = r"(?:it|this|that|they|he|she|we|you)"
+_SUBJECT = r"(?!" + _PRONOUN + r"\s)" + _WORD_BEFORE + r"\s{1,3}"
 # Emphasis, asterisks or underscores ("UP is **wrong**", "UP is __wrong__"), and the end of a verdict's word:
 # no letter or digit after it, as an underscore closing emphasis is a word character to \b. A verdict's
 # words are apart by space that emphasis may open or close at ("UP is **not** safe", "UP - **bad** move").
@@ -293,7 +293,12 @@ _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
 _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
-_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’](?:s|(?:d|ll|s" + _SP + _GOING + ")" + _SP + "be))"
+# 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
+# ("UP'll crash", "UP's gonna be fatal"; never the possessive 's: "UP's path").
+_CONTRACTED = r"['’](?:d|ll|s" + _SP + _GOING + ")"
+# The answer's word with such a contraction on it, never a pronoun's ("No it'll crash" is no).
+_CONTRACTING = r"(?!" + _PRONOUN + r"['’])" + _WORD_BEFORE
+_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s|" + _CONTRACTED + _SP + "be)"
 _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not)"
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
@@ -321,7 +326,8 @@ _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)" + _END + "(?!" + _MOVE_NOUN + 
 # walls" is UP.
 _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
-_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|" + _POINTED
+_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|"
+                     + _CONTRACTING + r"(?=" + _CONTRACTED + _SP + "be" + _AT + _FALSE + ")|" + _POINTED
                      + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
                      + _EM + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
                      re.IGNORECASE)
@@ -384,9 +390,11 @@ _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",
 # die"); a closed list: "UP would probably crash" is a risk, as "could" is.
 _SURELY = r"(?:" + _SP + "(?:definitely|surely|certainly|immediately|instantly))?"
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")" + _SURELY
-_POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + r"|['’](?:d|ll|s" + _SP + _GOING + ")" + _SURELY + ")"
+_POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + _SURELY + ")"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
-                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _FATAL_NOW + r")|" + _POINTED
+                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _FATAL_NOW + r")|" + _CONTRACTING + r"(?="
+                       + _CONTRACTED + "(?:" + _SP + "be" + _AT + _BAD + "|" + _SURELY + _AT + _FATAL + "))|"
+                       + _POINTED
                        + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                        + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
                        + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + ")",

@@ -2707,6 +2707,32 @@ def test_gonna_denied_or_going_elsewhere_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_a_contraction_on_the_answer_word_with_a_fatal_verb_takes_the_answer_back() -> None:
+    """"UP'll crash" and "UP's gonna crash" scored 1 where UP is the answer (false credit) while "UP will
+    crash" and "UP, which'll crash" score 0: 'll, 'd and 's going to (gonna) were read after a pointer only.
+    On the answer's word they are would, will and is going to now, before a fatal verb or be and a verdict on
+    the move; they name the move in a Snake worst answer."""
+    for reply in ("UP'll crash", "UP's gonna crash", "UP'd crash", "UP’ll die", "UP's going to hit the wall",
+                  "UP'll definitely crash", "UP'd **kill** the snake", "UP'll be fatal", "UP'd be a mistake",
+                  "UP's gonna be killed", "UP'll get killed"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    assert verify(wrap("B'll be wrong"), record(CHOICE))["accuracy"] == 0.0
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN'll crash", "DOWN's gonna crash"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_contraction_on_the_answer_word_denied_harmless_or_on_a_pronoun_keeps_the_answer() -> None:
+    """'ll, 'd or 's with another verb, a denial, a good verdict, the possessive 's, or said of a pronoun
+    ("No it'll crash" answers no) keeps the answer."""
+    for reply in ("UP'll get the apple", "UP's safe", "UP's gonna eat", "UP'll not crash", "UP'd never die",
+                  "UP'll be safe", "UP's gonna kill the other snake", "UP's path is clear",
+                  "DOWN'll crash, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+    for reply in ("No it'll crash", "No, it's gonna die", "No that'd kill it", "No they'll crash"):
+        assert verify(wrap(reply), record(YES_NO))["accuracy"] == 1.0, reply
+
+
 def test_a_lowercase_option_letter_in_emphasis_counts() -> None:
     """"option __b__" and "Option **b**" scored 0 where B is the answer (lost credit) while "option b" scores
     1: the lowercase letter was read bare or in brackets only. Emphasis around it reads as without it."""
