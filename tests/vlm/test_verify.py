@@ -2455,6 +2455,25 @@ def test_getting_anything_else_or_not_getting_killed_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_got_killed_takes_the_answer_back() -> None:
+    """"UP got killed" scored 1 where UP is the answer (false credit) while "UP gets killed" scores 0: "get"
+    was read in the present only. "got killed" is read as "gets killed" now; it names the move in a Snake
+    worst answer."""
+    for reply in ("UP got killed", "UP, which got killed", "UP - that got killed", "UP **got** killed",
+                  "UP got __killed__"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN got killed"), one_fatal)["accuracy"] == 1.0
+
+
+def test_got_anything_else_or_not_killed_keeps_the_answer() -> None:
+    """"got" with another object, denied, or said of another word keeps the answer."""
+    for reply in ("UP got the apple", "UP never got killed", "UP didn't get killed", "UP got killedd",
+                  "UP: the other snake got killed", "UP got the other snake killed",
+                  "DOWN got killed, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_a_negation_in_underscore_emphasis_takes_the_answer_back() -> None:
     """"__Not__ UP" and "_Never_ go UP" scored 1 where UP is the answer (false credit) while "**Not** UP"
     scores 0: an underscore after "not" left it no word end. A negation in underscore emphasis reads as one
