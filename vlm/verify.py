@@ -64,30 +64,31 @@ dangerous, risky, suicidal, terrible, losing, impossible, poor, worst or blocked
 not" with safe, good, legal, allowed or possible ("UP is not good"), or a good, safe, valid, legal, right,
 correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not the right direction");
 would or will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"), maybe with definitely,
-surely, certainly, immediately or instantly, with a fatal verb, crash, die or collide, kill with the (our, my,
-your) snake, itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to,
-result in, cause or mean (certain, instant, immediate) death or a (the) crash or collision, none hyphened to a
-word ("a crash-free path"), or get killed ("is going to" or "is gonna" as would or will: "UP is going to
-crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
-(crashes, dies, collides, kills, hits, gets or got killed): "Moving UP would be a mistake", "UP is illegal",
-"UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a dead end", "UP would be
-killed", "UP will be killed", "UP is going to be killed", "UP is death", "UP is certain death", "UP is no
-good", "UP is not allowed", "UP would kill the snake", "UP will crash into the wall", "UP would definitely
-crash", "UP kills the snake", "UP leads to death", "UP results in death", "UP means death", "UP gets killed"
-are none, except in a worst answer, which asks for the fatal moves ("DOWN is fatal", "DOWN is dangerous",
-"DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked", "UP is not wrong", "UP is not
-dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is no verdict ("UP would hit the
-apple", "UP would kill the other snake", "UP could crash", "UP won't kill the snake", "UP leads to the apple",
-"UP means the apple", "UP means death is avoided" (or averted, prevented, escaped), "UP does not result in
-death", "UP is not going to crash" are UP). Either verdict said of which, that or this right after the word or
-bracketed pair, past a punctuation mark, dash or opening bracket, or of "which" right after the word, takes it
-back too ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples,
-which is wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP,
-which is not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or
-bracket where it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP
-(fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong
-as it may seem" and the asked "UP. Dangerous? Not really" keep UP). A verdict in emphasis, asterisks or
-underscores, around it or any of its words, reads as one without it ("UP is **wrong**", "UP is __wrong__", "UP
+surely, certainly, almost or most certainly, almost surely, immediately or instantly, with a fatal verb,
+crash, die or collide, kill with the (our, my, your) snake, itself, us, me, you or it, or hit with the/a wall,
+itself or its (own) body/tail, or lead to, result in, cause or mean (certain, instant, immediate) death or a
+(the) crash or collision, none hyphened to a word ("a crash-free path"), or get killed ("is going to" or "is
+gonna" as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present right
+after the word or which, that or this (crashes, dies, collides, kills, hits, gets or got killed): "Moving UP
+would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked",
+"UP is a dead end", "UP would be killed", "UP will be killed", "UP is going to be killed", "UP is death", "UP
+is certain death", "UP is no good", "UP is not allowed", "UP would kill the snake", "UP will crash into the
+wall", "UP would definitely crash", "UP kills the snake", "UP leads to death", "UP results in death", "UP
+means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN is
+fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked",
+"UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is
+no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the
+snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted, prevented,
+escaped), "UP does not result in death", "UP is not going to crash" are UP). Either verdict said of which,
+that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of
+"which" right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is
+wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)"
+are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for
+"is not") past such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP
+- wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
+walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP). A verdict
+in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP is
+**wrong**", "UP is __wrong__", "UP
 - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none; "UP - **risky?** No", "UP is
 __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that" is the question's: "No, that
 would be a mistake" and "No
@@ -388,8 +389,10 @@ _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",
                     "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets|got")
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
 # An adverb of certainty or speed between them says the same ("UP would definitely crash", "UP will instantly
-# die"); a closed list: "UP would probably crash" is a risk, as "could" is.
-_SURELY = r"(?:" + _SP + "(?:definitely|surely|certainly|immediately|instantly))?"
+# die", "UP would almost certainly crash"); a closed list: "UP would probably crash" is a risk, as "could" is,
+# and "almost" alone says it does not happen ("UP would almost crash").
+_SURELY = (r"(?:" + _SP + "(?:(?:almost|most)" + _SP + "(?:certainly|surely)|definitely|surely|certainly|"
+           "immediately|instantly))?")
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")" + _SURELY
 _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + _SURELY + ")"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD

@@ -2305,6 +2305,26 @@ def test_a_hedged_denied_or_harmless_verb_after_an_adverb_keeps_the_answer() -> 
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_a_fatal_verb_after_almost_or_most_certainly_takes_the_answer_back() -> None:
+    """"UP would almost certainly crash" scored 1 where UP is the answer (false credit) while "UP would
+    certainly crash" scores 0: "almost" before the adverb left it unread. "almost certainly", "almost surely"
+    and "most certainly" are adverbs of certainty now; they name the move in a Snake worst answer."""
+    for reply in ("UP would almost certainly crash", "UP will almost surely die",
+                  "UP would most certainly crash", "UP, which would almost certainly crash",
+                  "UP'll almost certainly hit the wall", "UP would **almost certainly** crash"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN would almost certainly crash"), one_fatal)["accuracy"] == 1.0
+
+
+def test_almost_alone_or_almost_certainly_denied_keeps_the_answer() -> None:
+    """"almost" alone says it does not happen; denied or with a harmless verb, it keeps the answer."""
+    for reply in ("UP would almost crash", "UP would almost certainly not crash", "UP almost crashes",
+                  "UP would almost certainly reach the apple", "UP would almost die but it is safe",
+                  "DOWN would almost certainly crash, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_not_good_and_the_worst_move_are_verdicts_on_the_move() -> None:
     """"UP is not good" and "UP is the worst move" scored 1 where UP is the answer (false credit): "good" was
     a verdict only before a noun ("not a good move") and "worst" none. "not good" bare and "worst" before a
