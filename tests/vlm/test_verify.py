@@ -2494,6 +2494,31 @@ def test_got_anything_else_or_not_killed_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_ending_or_losing_the_game_takes_the_answer_back() -> None:
+    """"UP would end the game", "UP ends the game" and "UP would lose" scored 1 where UP is the answer (false
+    credit): ending or losing the game was no fatal verb. "end the game", "lose" and "lose the game" are now,
+    where they end their clause or go on with because, since or as, after would/will and in the present;
+    they name the move in a Snake worst answer."""
+    for reply in ("UP would end the game", "UP ends the game", "UP would lose", "UP loses.",
+                  "UP will lose the game", "UP is going to end the game because it hits the wall",
+                  "UP, which would lose", "UP - that ends the game", "UP'll lose", "UP would **lose**",
+                  "UP would definitely end the game!"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would end the game", "DOWN ends the game", "DOWN would lose"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_ending_or_losing_denied_going_on_or_of_another_keeps_the_answer() -> None:
+    """Ending or losing denied, going on into other words (a win, another object), asked, or said of another
+    word keeps the answer."""
+    for reply in ("UP won't end the game", "UP would not lose", "UP never loses", "UP doesn't end the game",
+                  "UP would end the game with a win", "UP ends the game by killing the other snake",
+                  "UP would lose the apple", "UP would lose? No", "UP would end the gamer",
+                  "UP: the other snake would lose", "DOWN would lose, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_a_negation_in_underscore_emphasis_takes_the_answer_back() -> None:
     """"__Not__ UP" and "_Never_ go UP" scored 1 where UP is the answer (false credit) while "**Not** UP"
     scores 0: an underscore after "not" left it no word end. A negation in underscore emphasis reads as one
