@@ -2597,6 +2597,28 @@ def test_death_denied_conceded_or_in_another_word_keeps_the_answer() -> None:
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_game_over_is_a_verdict_on_the_move() -> None:
+    """"UP is game over" scored 1 where UP is the answer (false credit) while "UP is death" scores 0: "game
+    over" was in no verdict list. It is one on the move now, bare as death is, and an object of lead to,
+    result in, cause or mean; it names the move in a Snake worst answer."""
+    for reply in ("UP is game over", "UP would be game over", "UP, which is game over", "UP - game over",
+                  "UP (game over)", "UP: game-over.", "UP is **game over**", "UP means game over",
+                  "UP would lead to game over", "UP'll be game over"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is game over", "DOWN means game over"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_game_over_denied_conceded_or_elsewhere_keeps_the_answer() -> None:
+    """"game over" denied, conceded, asked, going on into a clause, in another word, said avoided or of
+    another word keeps the answer."""
+    for reply in ("UP is not game over", "UP isn't game over", "UP, game over as it may seem, is safe",
+                  "UP: game over is far away", "UP. Game over? No", "UP is game overkill",
+                  "UP means game over is avoided", "UP does not mean game over", "DOWN is game over, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_certain_or_instant_death_takes_the_answer_back() -> None:
     """"UP is certain death", "UP leads to certain death" and "UP means instant death" scored 1 where UP is
     the answer (false credit) while "UP is death" and "UP leads to death" score 0: an adjective before death
