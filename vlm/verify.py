@@ -67,26 +67,28 @@ the right direction"); would or will ('d, 'll, 's gonna after which, that, this 
 maybe with definitely, surely, certainly, almost or most certainly, almost surely, immediately or instantly,
 with a fatal verb, crash, die or collide, kill with the (our, my, your) snake, itself, us, me, you or it, or
 hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause or mean (certain, instant,
-immediate) death, game over or a (the) crash or collision, none hyphened to a word ("a crash-free path"), or
-get killed, or end the game, lose or lose the game where that ends its clause or goes on with because, since
-or as ("UP would lose"; "UP ends the game with a win" is UP) ("is going to" or "is gonna" as would or will:
-"UP is going to crash", "UP is gonna crash"), or the same verb in the present right after the word or which,
-that or this (crashes, dies, collides, kills, hits, gets or got killed, ends, loses): "Moving UP would be a
-mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP is blocked", "UP is a
-dead end", "UP would be killed", "UP will be killed", "UP is going to be killed", "UP is death", "UP is
-certain death", "UP is no good", "UP is not allowed", "UP would kill the snake", "UP will crash into the
-wall", "UP would definitely crash", "UP kills the snake", "UP leads to death", "UP results in death", "UP
-means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN is
-fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not blocked",
-"UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb phrase is
-no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the
-snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted, prevented,
-escaped), "UP does not result in death", "UP is not going to crash" are UP). Either verdict said of which,
-that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket, or of
-"which" right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that is
-wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be fatal)"
-are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone ("not" for
-"is not") past such a mark, dash or bracket where it ends its clause or goes on with because, since or as ("UP
+immediate) death, game over or a (the) crash or collision (no article where it ends its clause or goes on with
+"with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP), none hyphened to a word ("a
+crash-free path"), or get killed, or end the game, lose or lose the game where that ends its clause or goes on
+with because, since or as ("UP would lose"; "UP ends the game with a win" is UP) ("is going to" or "is gonna"
+as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present right after
+the word or which, that or this (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
+"Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
+is blocked", "UP is a dead end", "UP would be killed", "UP will be killed", "UP is going to be killed", "UP is
+death", "UP is certain death", "UP is no good", "UP is not allowed", "UP would kill the snake", "UP will crash
+into the wall", "UP would definitely crash", "UP kills the snake", "UP leads to death", "UP results in death",
+"UP means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN
+is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not
+blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb
+phrase is no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't
+kill the snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
+prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). Either verdict said of
+which, that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket,
+or of "which" right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that
+is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be
+fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone
+("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with because, since
+or as ("UP
 - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
 walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP). A verdict
 in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP is
@@ -371,12 +373,18 @@ _AVOIDED = (r"(?!(?:['’]s|" + _SP + "(?:is|was|gets|being|(?:will|would|to)" +
             + "(?:avoided|averted|prevented|escaped)" + _END + ")")
 
 
+# A crash or collision without an article ("UP leads to crash", "results in collision with its body") where it
+# ends its clause or goes on with "with" or "into": before another word it may be a compound's first part, "UP
+# leads to collision avoidance".
+_BARE_CRASH = (r"(?:crash|collision)(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:with|into)\b)")
+
+
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get", "end", "lose")."""
     return (r"(?:(?:" + crash + ")" + _END + "|(?:" + get + ")" + _SP + "killed" + _END + "|(?:" + lead + ")"
-            + _SP + "(?:" + _DEATH + "|" + _GAME_OVER + "|(?:a|the)" + _SP + "(?:crash|collision))" + _END
-            + _UNJOINED + _AVOIDED
+            + _SP + "(?:" + _DEATH + "|" + _GAME_OVER + "|(?:a|the)" + _SP + "(?:crash|collision)|"
+            + _BARE_CRASH + ")" + _END + _UNJOINED + _AVOIDED
             + "|" + kill + _SP + "(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END
             + "|" + hit + _SP + "(?:(?:the|a)" + _SP + "wall|itself|its" + _SP + "(?:own" + _SP
             + ")?(?:body|tail))" + _END
@@ -388,13 +396,13 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,
 # collide; kill with the player's own snake (the, our, my or your snake, itself, us, me, you, it); hit with a
 # wall, itself or its (own) body or tail; lead to, result in, cause or mean (certain, instant, immediate)
-# death, game over or a (the) crash or collision, neither hyphened to a word (_UNJOINED) nor said avoided
-# (_AVOIDED); get killed, the passive as "would be killed" is (no other participle: "UP gets the apple"); end
-# the game, lose or lose the game where that ends its clause ("UP would end the game with a win" is UP). "is
-# going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP would hit the
-# apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk, not said to
-# happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one too: "UP
-# kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
+# death, game over or a (the) crash or collision (bare: _BARE_CRASH), neither hyphened to a word (_UNJOINED)
+# nor said avoided (_AVOIDED); get killed, the passive as "would be killed" is (no other participle: "UP gets
+# the apple"); end the game, lose or lose the game where that ends its clause ("UP would end the game with a
+# win" is UP). "is going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP
+# would hit the apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk,
+# not said to happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one
+# too: "UP kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
 _FATAL = _fatal("crash|die|collide", "kill", "hit", "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get",
                 "end", "lose")
 _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",

@@ -2737,6 +2737,29 @@ def test_resulting_in_causing_or_meaning_anything_else_keeps_the_answer() -> Non
         assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
 
 
+def test_a_crash_without_an_article_after_a_verb_of_consequence_takes_the_answer_back() -> None:
+    """"UP leads to crash" and "UP results in collision with its body" scored 1 where UP is the answer (false
+    credit) while "UP leads to a crash" scores 0: the objects crash and collision needed a or the. Without
+    one they are read where they end their clause or go on with because, since, as, with or into, as models
+    writing without articles put them; before another word they may be a compound's first part ("collision
+    avoidance"), so they are not read there. They name the move in a Snake worst answer."""
+    for reply in ("UP leads to crash", "UP results in collision with its body", "UP causes crash.",
+                  "UP would lead to collision", "UP means crash into the wall", "UP, which leads to crash",
+                  "UP leads to **crash**", "UP leads to crash because the wall is there"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN leads to crash"), one_fatal)["accuracy"] == 1.0
+
+
+def test_a_crash_without_an_article_in_a_compound_or_avoided_keeps_the_answer() -> None:
+    """A bare crash or collision before another word, hyphened, asked, said avoided, denied or of another
+    word keeps the answer."""
+    for reply in ("UP leads to collision avoidance", "UP results in crash-free play", "UP leads to crash? No",
+                  "UP means collision is avoided", "UP does not lead to crash", "UP leads to crashes later",
+                  "DOWN leads to crash, so UP"):
+        assert verify(wrap(reply), record(WORD | {"choices": ["UP", "LEFT"]}))["accuracy"] == 1.0, reply
+
+
 def test_death_or_a_crash_said_avoided_after_a_verb_of_consequence_keeps_the_answer() -> None:
     """"UP means death is avoided" and "UP, which means a crash is prevented" scored 0 where UP is the answer
     (lost credit since 031ebff5): "means death" read as the verdict though death is the subject of a clause
