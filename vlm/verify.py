@@ -88,16 +88,12 @@ or of "which" right after the word, takes it back too ("UP, which is wrong", "UP
 is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be
 fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone
 ("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with because, since
-or as ("UP
-- wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong moves hit
-walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP). A verdict
-in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP is
-**wrong**", "UP is __wrong__", "UP
-- **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none; "UP - **risky?** No", "UP is
-__right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that" is the question's: "No, that
-would be a mistake" and "No
-- wrong" are
-no.
+or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong
+moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP).
+A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
+is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
+"UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
+is the question's: "No, that would be a mistake" and "No - wrong" are no.
 An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
