@@ -390,6 +390,9 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     parts: dict[str, list[Path]] = {}
     footers: dict[Path, pq.FileMetaData] = {}
     for split in SPLITS:
+        # An export's split all of whose records an earlier export asks adds no row: its files are left out,
+        # so a split left without records has no files, as an export writes none for it.
+        emptied = {source.path for source in sources if split in source.dropped and not source.kept(split)}
         for pattern in SPLIT_FILES:
             rel = pattern.format(split=split)
             if "/" in rel:  # a format's file (the records' own were read through)
@@ -397,7 +400,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
                     continue
                 for source in sources:
                     _check_rows(source.path / rel, source, split, footers)
-            found = [path / rel for path in exports if (path / rel).is_file()]
+            found = [path / rel for path in exports if (path / rel).is_file() and path not in emptied]
             if found:
                 parts[rel] = found
             if rel.endswith(".parquet") and found:  # checked now, not half-way through the writing

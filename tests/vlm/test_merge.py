@@ -440,6 +440,21 @@ def test_a_question_two_exports_of_other_seeds_ask_is_held_once(tmp_path, capsys
     assert "| 3 | 0 | 0 |" in card and "(3 questions left out)" in card and "9 task records of 2" in card
 
 
+def test_a_split_whose_questions_are_all_left_out_gets_no_format_files(tmp_path, capsys):
+    """An export writes no format file for a split without records, and the merge names none; but a split
+    whose every record an earlier export asks (in another split: a train question of its) was written as
+    an empty openrlhf/ and swift/ file and a parquet file of no rows, beside files that hold records."""
+    one = shared_export(tmp_path / "a", {"train": ["s-0", "s-1", "s-2"], "test": ["s-t"]})
+    two = shared_export(tmp_path / "b", {"train": ["s-3"], "val": ["s-1", "s-2"], "test": ["s-u"]})
+    out = tmp_path / "mixed"
+    code, printed, _ = merge([str(one), str(two), "--out", str(out), "--json"], capsys)
+    assert code == 0 and json.loads(printed)["settings"]["splits"] == ["train", "test"]
+    for rel in ("val.jsonl", "openrlhf/val.jsonl", "swift/val.jsonl", "swift/val_rl.jsonl",
+                "easyr1/val.parquet", "llamafactory/depthfirst_snake_val_b.json"):
+        assert not (out / rel).exists(), rel
+    assert [r["prompt"] for r in jsonl_rows(out / "openrlhf" / "test.jsonl")] == ["s-t", "s-u"]
+
+
 def test_an_export_asking_only_questions_others_ask_is_refused(tmp_path, capsys):
     """It adds nothing: a copy of one beside it, or the same run and --seed again (spread over two)."""
     one = hand_export(tmp_path / "one", "snake", {"train": ["s-a"], "test": ["s-t"]})
