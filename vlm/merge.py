@@ -44,6 +44,7 @@ from vlm.tasks import listed, plural
 from vlm.trajectories import OWNER
 
 SPLITS = ("train", "val", "test")
+HELD_OUT = ("val", "test")
 # A LLaMA-Factory entry name a trainer's config reads back as written: LLaMA-Factory splits `dataset: a,b` at
 # commas and strips each name, YAML reads " #" as a comment and ": " as a key, OmegaConf "${" as a reference,
 # and a backtick ends the card's code span.
@@ -74,6 +75,10 @@ class Source:
     dropped: dict[str, set[int]] = field(default_factory=dict)
     asked_by: list[Path] = field(default_factory=list)
     example: str = ""  # the id of one of them
+    # The images its kept train records show, and each kept val and test record's: exports of one game from
+    # other seeds meet the same pictures, which its own split keeps apart and the merge cannot.
+    trained: set[str] = field(default_factory=set)
+    held_out: dict[str, list[list[str]]] = field(default_factory=dict)
 
     def kept(self, split: str) -> int:
         """The split's records that go into the merged folder."""
@@ -93,6 +98,8 @@ class Plan:
     footers: dict[Path, pq.FileMetaData] = field(default_factory=dict)  # each parquet part's, read once
     skip: dict[Path, set[int]] = field(default_factory=dict)  # a split file -> its rows left out (from 0)
     trl_dropped: bool = False  # TRL's line left out: the exports' trl/ folders hold train questions twice
+    # val and test -> their records showing an image a train record of another export shows
+    shared_with_train: dict[str, int] = field(default_factory=dict)
 
 
 def _in_images(rel: object) -> bool:
@@ -186,10 +193,10 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
         raise MergeError(f"{path} asks only questions {listed(list(map(str, by)))} "
                          f"{'asks' if len(by) == 1 else 'ask'} too (a copy, or an export of the same run and "
                          "--seed): it adds nothing, leave it out")
-    kept = [r for split, recs in splits.items() for n, r in enumerate(recs)
-            if n not in dropped.get(split, ())]
-    most = max((len(r["images"]) for r in kept), default=0)
-    shown = {rel for r in kept for rel in r["images"]}
+    kept = {split: [r["images"] for n, r in enumerate(recs) if n not in dropped.get(split, ())]
+            for split, recs in splits.items()}
+    most = max((len(images) for shows in kept.values() for images in shows), default=0)
+    shown = {rel for shows in kept.values() for images in shows for rel in images}
     for rel in sorted(shown):  # checked now: a missing or unreadable one failed half-way, blaming --out
         if not (path / rel).is_file():
             raise MergeError(f"{path}: {rel}, an image its records show, is missing: export it again")
@@ -197,7 +204,9 @@ def _read_source(path: Path, asked: dict[str, Path]) -> tuple[Source, dict[str, 
             open(path / rel, "rb").close()
         except OSError as e:
             raise _unreadable(path / rel, path, e) from None
-    return Source(path, meta, counts, most, shown, dropped, list(by), next(iter(by.values()), "")), splits
+    trained = {rel for images in kept["train"] for rel in images}
+    return Source(path, meta, counts, most, shown, dropped, list(by), next(iter(by.values()), ""), trained,
+                  {split: kept[split] for split in HELD_OUT}), splits
 
 
 def _rows(file: Path, path: Path, footers: dict[Path, pq.FileMetaData] | None = None) -> int:
@@ -292,8 +301,9 @@ def _has_format(path: Path, name: str) -> bool:
 
 def left_out_warnings(p: Plan) -> list[str]:
     """The questions an export asks that an earlier one asks too, left out of it: a line for each such
-    export; then the formats some exports have and others lack, which the merge leaves out: a line for each
-    set of exports lacking some (one export without four formats is one line, not four)."""
+    export; the val and test records showing another export's train image, one line; then the formats
+    some exports have and others lack, which the merge leaves out: a line for each set of exports lacking
+    some (one export without four formats is one line, not four)."""
     lines = []
     for src in p.sources:
         if not src.dropped:
@@ -306,6 +316,14 @@ def left_out_warnings(p: Plan) -> list[str]:
         lines.append(f"warning: {plural(n, 'question')} of {src.path} left out{trl}: {earlier} "
                      f"{'asks' if len(src.asked_by) == 1 else 'ask'} {it} too (the same question at the same "
                      f"episode and step, as {src.example}), and the merged files hold {it} once")
+    shared = [f"{n:,} of {sum(src.kept(split) for src in p.sources):,} {split} records"
+              for split, n in p.shared_with_train.items() if n]
+    if shared:  # kept: which records to leave out is the user's choice
+        lines.append(f"warning: {' and '.join(shared)} show an image that a train record of another export "
+                     "shows (exports of one game from other seeds meet the same pictures), so scores on them "
+                     "are of pictures trained on; they are kept: for val and test free of train's pictures, "
+                     "export the game once with more --episodes rather than merging exports of it (an export "
+                     "keeps its own splits apart)")
     grouped: dict[tuple[Path, ...], list[str]] = {}
     for name, lacking in p.left_out.items():
         grouped.setdefault(tuple(lacking), []).append(name)
@@ -414,7 +432,19 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     trl_dropped = "trl" in shared and any("train" in source.dropped for source in sources)
     return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
                 list(exports) if "trl" in shared and not trl_dropped else [], left_out, footers, skip,
-                trl_dropped)
+                trl_dropped, _shared_with_train(sources))
+
+
+def _shared_with_train(sources: list[Source]) -> dict[str, int]:
+    """Per held-out split, the records showing an image that a train record of another export shows (one
+    name is one picture): each export keeps its own val and test free of its train's pictures."""
+    trained_by: dict[str, set[int]] = {}  # an image -> the exports whose train records show it
+    for k, src in enumerate(sources):
+        for rel in src.trained:
+            trained_by.setdefault(rel, set()).add(k)
+    return {split: sum(any(trained_by.get(rel, set()) - {k} for rel in images)
+                       for k, src in enumerate(sources) for images in src.held_out[split])
+            for split in HELD_OUT}
 
 
 def _copy_images(p: Plan, root: Path, progress: bool) -> int:
@@ -634,8 +664,10 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
         remove_folders(made)
         raise
     records = {split: sum(src.kept(split) for src in p.sources) for split in SPLITS}
+    left_out = {split: sum(len(src.dropped.get(split, ())) for src in p.sources) for split in SPLITS}
     return {"out": os.path.abspath(out), "exports": [os.path.abspath(src.path) for src in p.sources],
-            "games": [src.meta["env"] for src in p.sources], "records": records, "images": images,
+            "games": [src.meta["env"] for src in p.sources], "records": records,
+            "questions_left_out": left_out, "shared_with_train": p.shared_with_train, "images": images,
             "formats": sorted({rel.partition("/")[0] for rel in p.parts if "/" in rel}
                               | ({"llamafactory"} if p.lf_entries else set())),
             "left_out": {name: list(map(os.path.abspath, paths)) for name, paths in p.left_out.items()},

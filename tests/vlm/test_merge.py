@@ -289,7 +289,7 @@ def test_only_the_images_the_records_show_are_copied(tmp_path, capsys):
         for export in exports:
             (export / names[name]).parent.mkdir(exist_ok=True)
             (export / names[name]).write_bytes(encode_png(np.full((2, 2, 3), k, np.uint8)))
-    shown = {"snake": {"train": ["snakes", "both"], "test": ["both"]},
+    shown = {"snake": {"train": ["both"], "test": ["snakes"]},
              "sokoban": {"train": ["both"], "test": ["sokobans"]}}
     for export in exports:
         for split, images in shown[export.name].items():
@@ -453,6 +453,56 @@ def test_a_split_whose_questions_are_all_left_out_gets_no_format_files(tmp_path,
                 "easyr1/val.parquet", "llamafactory/depthfirst_snake_val_b.json"):
         assert not (out / rel).exists(), rel
     assert [r["prompt"] for r in jsonl_rows(out / "openrlhf" / "test.jsonl")] == ["s-t", "s-u"]
+
+
+def test_val_and_test_records_showing_another_export_s_train_image_are_counted(tmp_path, capsys):
+    """Each export keeps its val and test free of its train's pictures, but two exports of one game from
+    other seeds meet the same ones (a review counted 218 of 525 merged val records and 237 of 539 test
+    records on two 6x6 Snake exports), and the merge said nothing. Now a warning line counts the held-out
+    records showing an image some train record of another export shows (a record left out as asked before
+    counts on neither side), and --json gives it beside the questions left out; no record is dropped."""
+    from envs.png import encode_png
+
+    shown = {  # an export -> split -> (id, its images) per record
+        "a": {"train": [("a-0", ["p0"]), ("a-1", ["p1"])], "val": [("a-v0", ["p2"]), ("a-v1", ["p3"])],
+              "test": [("a-t", ["p4", "p9"])]},
+        # a-v1's question again, left out: its p3 is no train picture
+        "b": {"train": [("b-0", ["p2"]), ("b-1", ["p5"]), ("b-2", ["p9"]), ("a-v1", ["p3"])],
+              "val": [("b-v0", ["p0"]), ("b-v1", ["p6"]), ("b-v2", ["p7"])],
+              # a-0's question, left out: its p0 is no held-out picture
+              "test": [("a-0", ["p0"]), ("b-t", ["p8"])]},
+        "c": {"train": [("c-0", ["q0"])], "val": [("c-v0", ["q1"])]},
+    }
+    exports = []
+    for name, splits in shown.items():
+        export = hand_export(tmp_path / name, "sokoban" if name == "c" else "snake", {})
+        for split, records in splits.items():
+            lines = []
+            for rid, images in records:
+                rels = [f"images/{k}/{k}.png" for k in images]
+                for k, rel in zip(images, rels, strict=True):
+                    (export / rel).parent.mkdir(exist_ok=True)
+                    (export / rel).write_bytes(encode_png(np.full((2, 2, 3), int(k[1:]), np.uint8)))
+                lines.append(json.dumps({"id": rid, "images": rels}) + "\n")
+            (export / f"{split}.jsonl").write_text("".join(lines))
+        meta = {"env": json.loads((export / "trajectories" / "meta.json").read_text())["env"],
+                "relative_paths": True, "counts": {"records": {x: len(splits.get(x, [])) for x in SPLITS}}}
+        (export / "trajectories" / "meta.json").write_text(json.dumps(meta))
+        exports.append(export)
+    out = tmp_path / "mixed"
+    code, printed, err = merge([*map(str, exports), "--out", str(out), "--json"], capsys)
+    assert code == 0 and err.startswith(f"warning: 2 questions of {exports[1]} left out: {exports[0]} asks")
+    assert err.splitlines()[1:] == [
+        "warning: 2 of 6 val records and 1 of 2 test records show an image that a train record of another "
+        "export shows (exports of one game from other seeds meet the same pictures), so scores on them are "
+        "of pictures trained on; they are kept: for val and test free of train's pictures, export the game "
+        "once with more --episodes rather than merging exports of it (an export keeps its own splits apart)"]
+    summary = json.loads(printed)
+    assert summary["records"] == {"train": 6, "val": 6, "test": 2}
+    assert summary["shared_with_train"] == {"val": 2, "test": 1}
+    assert summary["questions_left_out"] == {"train": 1, "val": 0, "test": 1}
+    val = ["a-v0", "a-v1", "b-v0", "b-v1", "b-v2", "c-v0"]  # none dropped
+    assert [r["id"] for r in jsonl_rows(out / "val.jsonl")] == val
 
 
 def test_an_export_asking_only_questions_others_ask_is_refused(tmp_path, capsys):
