@@ -2314,6 +2314,17 @@ def test_a_rom_record_given_as_the_state_is_named_as_one_not_as_a_damaged_state(
     assert capsys.readouterr().err == f"error: {said} (change --state)\n" and not run.exists()
 
 
+def _refused_as_a_rom(path: Path, why: str) -> None:
+    """``path`` given as --rom is refused naming what it is (``why``), not as a bad copy of a dump, by
+    pokemon_red's check and by the gameboy env alike."""
+    with pytest.raises(RomError) as err:  # --env pokemon_red
+        check_rom(path)
+    assert f"pokemon_red: {path} is not a Game Boy ROM: {why}." in str(err.value)
+    assert "Copy your dump again" not in str(err.value) and "roms/README.md" in str(err.value)
+    with pytest.raises(RomError, match=re.escape(f"{path} is not a Game Boy ROM: {why}")):
+        GameBoy(num_envs=1, game="depthfirst_test", rom=path)  # --env gameboy
+
+
 def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path: Path) -> None:
     # --rom and --state swapped the other way: the state was "not a whole number of 16 KiB banks ... Copy
     # your dump again", which sent its user to copy a ROM that was never given.
@@ -2324,12 +2335,7 @@ def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path
     finally:
         pb.stop(save=False)
     why = "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
-    with pytest.raises(RomError) as err:  # --env pokemon_red
-        check_rom(state)
-    assert f"pokemon_red: {state} is not a Game Boy ROM: {why}." in str(err.value)
-    assert "Copy your dump again" not in str(err.value) and "roms/README.md" in str(err.value)
-    with pytest.raises(RomError, match=re.escape(f"{state} is not a Game Boy ROM: {why}")):
-        GameBoy(num_envs=1, game="depthfirst_test", rom=state)  # --env gameboy
+    _refused_as_a_rom(state, why)
     # Junk that starts with the state format byte is still judged as a bad copy.
     assert not_a_rom(state.read_bytes()[:1] + b"\xff" * 99) == "100 bytes, not a whole number of 16 KiB banks"
 
@@ -2343,12 +2349,7 @@ def test_a_states_rom_record_given_as_the_rom_is_named_as_one_not_as_a_bad_copy(
     record = tmp_path / "start.state.json"
     why = ("the ROM record of a start state (the .json the scripts write beside it), not a ROM: give the ROM "
            "itself")
-    with pytest.raises(RomError) as err:  # --env pokemon_red
-        check_rom(record)
-    assert f"pokemon_red: {record} is not a Game Boy ROM: {why}." in str(err.value)
-    assert "Copy your dump again" not in str(err.value) and "roms/README.md" in str(err.value)
-    with pytest.raises(RomError, match=re.escape(f"{record} is not a Game Boy ROM: {why}")):
-        GameBoy(num_envs=1, game="depthfirst_test", rom=record)  # --env gameboy
+    _refused_as_a_rom(record, why)
 
 
 def test_a_saved_state_is_told_by_each_of_its_flag_bytes_and_a_file_too_short_for_them_is_none() -> None:
