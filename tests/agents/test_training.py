@@ -715,6 +715,15 @@ def test_the_readme_names_each_scalar_a_run_writes_beside_the_ppo_losses(trained
     assert (f"at most {DEFAULTS['video_max_steps']:,} steps (`--set video_max_steps=N` changes it)"
             in section)
     assert f"at {RENDER_FPS} frames a second" in " ".join(section.split())  # the videos' rate, unsaid before
+    # The HPARAMS tab's columns beside the run's settings: the policy's parameter count was unsaid.
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    from agents.train import hparams
+
+    start = events(trained).summary_metadata["_hparams_/session_start_info"].plugin_data.content
+    written = HParamsPluginData.FromString(start).session_start_info.hparams
+    settings = hparams(yaml.safe_load((trained / "config.yaml").read_text()))
+    assert [k for k in sorted(written) if k not in settings and f"`{k}`" not in section] == []
 
 
 def test_the_video_is_the_current_policys_episode_at_its_frame_rate(trained):
