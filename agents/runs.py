@@ -747,15 +747,18 @@ def given_a_file(path: Path, model_flag: str | None = None) -> str:
     """The refusal of file ``path`` given as a run folder, naming the run it belongs to: its folder, or for a
     checkpoint (RUN/checkpoints/step_N.zip) the run, not its checkpoints/ folder. ``model_flag``: the
     command's flag for a model file (evaluate's --checkpoint), named for a .zip given as the run."""
-    def parent(p: Path) -> Path:  # absolute where it is the current folder: "." named checkpoints/ itself
-        return Path(os.path.abspath(p)).parent if p.parent == Path(".") else p.parent
-
-    folder = parent(path)
+    folder = _named_parent(path)
     if not _is_run(folder) and _is_run(folder.parent):
-        folder = parent(folder)
+        folder = _named_parent(folder)
     model = (f", and the model file as {model_flag} {path}" if model_flag and path.suffix.lower() == ".zip"
              else "")
     return f"{path} is a file; give the run folder ({folder}){model}"
+
+
+def _named_parent(path: Path) -> Path:
+    """The folder ``path`` is in, as a message names it: absolute where that is the current folder ("."
+    named a run's checkpoints/ itself, given from inside the run)."""
+    return Path(os.path.abspath(path)).parent if path.parent == Path(".") else path.parent
 
 
 def _is_run(folder: Path) -> bool:
@@ -768,8 +771,7 @@ def run_hint(path: Path) -> str:
     ``checkpoints/`` or ``tb/``, where tab completion goes on to), else, for a folder of runs
     (``runs/snake``, ``runs``), the one trained into last (its config.yaml, which a --resume rewrites, is the
     newest); else ""."""
-    # Named absolute where the run is the current folder ("checkpoints" given from inside it), not as ".".
-    parent = Path(os.path.abspath(path)).parent if path.parent == Path(".") else path.parent
+    parent = _named_parent(path)  # "checkpoints" given from inside the run: named absolute, not "."
     if _is_run(parent):
         return f"; it is inside the run folder {parent}: give that"
     try:
