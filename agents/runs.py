@@ -168,9 +168,8 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
                                    "(no config.yaml and command.txt)")
                 raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
                                "config.yaml and command.txt); choose another --run-dir")
-            # What --resume loads (latest_checkpoint): an empty checkpoints/ is a first save killed midway
-            saved = bool(checkpoints(path)) or (path / "model.zip").is_file()
-            if not (force or saved or not_run_files(path)):  # killed before its first save: no --resume
+            # Killed before its first save (an empty checkpoints/ is one killed midway): no --resume
+            if not (force or has_saved_model(path) or not_run_files(path)):
                 raise RunError(f"--run-dir {path} already exists and holds a run stopped before its first "
                                "checkpoint (nothing to resume); pass --force to start it again there, or "
                                "choose another name")
@@ -826,6 +825,12 @@ def checkpoints(path: Path) -> list[tuple[int, Path]]:
         if m:
             found.append((int(m.group(1)), f))
     return sorted(found)
+
+
+def has_saved_model(path: Path) -> bool:
+    """Whether run ``path`` holds a model file a ``--resume`` loads (``latest_checkpoint``): a checkpoint,
+    or its model.zip."""
+    return bool(checkpoints(path)) or (path / "model.zip").is_file()
 
 
 def trained_env(tag: object, checkpoint: Path) -> str | None:

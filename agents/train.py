@@ -52,6 +52,7 @@ from agents.runs import (
     CheckpointNotWritten,
     RunError,
     checkpoints,
+    has_saved_model,
     latest_checkpoint,
     no_file_refusal,
     not_a_flag,
@@ -389,7 +390,7 @@ def _stopped(model: Any, run: Path, keep: int, e: RunError | ArchiveError | Work
             saved, older = f" (saved {_save_stop(model, run, keep, unlearned=True)})", False
         except CheckpointNotWritten as refused:  # the disk that refused milestones.json likely refuses this
             saved = f" (not saved: {refused})"
-    resumable = bool(checkpoints(run)) or (run / "model.zip").is_file()
+    resumable = has_saved_model(run)
     # Not the same command again: the folder it leaves (tb/, config.yaml) refuses a --run-dir without --force.
     then = (f"{'continue from its newest checkpoint' if older else 'continue'} with: {resume_command(run)}"
             if resumable else _start_again(run, "checkpoint to continue from"))
