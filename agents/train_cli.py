@@ -235,13 +235,13 @@ def follow_new_settings(cfg: dict[str, Any], old: dict[str, Any], given: Collect
             if key not in given and cfg[key] == value:
                 cfg[key] = "auto"
                 followed[key] = (value, "--total-timesteps")
-    new = [name for key, name in (("num_envs", "--num-envs"), ("ppo.n_steps", "ppo.n_steps")) if key in given]
+    new = _rollout_given(given)
     ppo = old["ppo"]
     if (new and "ppo.batch_size" not in given and isinstance(ppo, dict)
             and isinstance(old["num_envs"], int) and isinstance(ppo.get("n_steps"), int)
             and ppo.get("batch_size") == auto_batch_size(ppo["n_steps"], old["num_envs"])):
         cfg["ppo"]["batch_size"] = "auto"
-        followed["ppo.batch_size"] = (ppo["batch_size"], " and ".join(new))
+        followed["ppo.batch_size"] = (ppo["batch_size"], new)
     # config.yaml cannot tell whether num_workers was another machine's automatic count; more than this
     # machine's cores is never its own, and the count changes no result, only speed and memory: it follows.
     workers = old["num_workers"]
@@ -268,8 +268,14 @@ def fit_preset_batch(cfg: dict[str, Any], given: Collection[str], config: str | 
             or batch <= n_steps * num_envs or batch != load_config(cfg["env"])["ppo"]["batch_size"]):
         return {}
     ppo["batch_size"] = "auto"
-    by = [name for key, name in (("num_envs", "--num-envs"), ("ppo.n_steps", "ppo.n_steps")) if key in given]
-    return {"ppo.batch_size": (batch, " and ".join(by) or f"num_envs of --config {config}")}
+    return {"ppo.batch_size": (batch, _rollout_given(given) or f"num_envs of --config {config}")}
+
+
+def _rollout_given(given: Collection[str]) -> str:
+    """The settings among ``given`` that size a rollout, which an automatic ``ppo.batch_size`` follows, as
+    the notes name them ("--num-envs and ppo.n_steps"); "" for none."""
+    named = (("num_envs", "--num-envs"), ("ppo.n_steps", "ppo.n_steps"))
+    return " and ".join(name for key, name in named if key in given)
 
 
 def workers_by_core(env: Any) -> bool:
