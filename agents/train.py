@@ -373,6 +373,31 @@ def _undo_edit(e: RunError, cfg: dict[str, Any], config: Path) -> str | None:
     return None
 
 
+def _resume_refused(e: RunError, cfg: dict[str, Any], run: Path, ckpt: Path) -> str:
+    """The refusal of a ``--resume`` of ``run`` whose checkpoint ``ckpt`` did not load (``e``), with what to
+    do: undo an edit of config.yaml (``cfg``), else move the damaged file out of the way."""
+    # An edited config.yaml: every checkpoint of the run was saved with the old settings and mismatches
+    # alike, so no older one is offered; a new run can take the settings as they are.
+    config = run / "config.yaml"
+    undo = _undo_edit(e, cfg, config)
+    if undo is not None:
+        return (f"{e}\n{undo}; or train a new run with its settings as they are now: train_ppo.py --config "
+                f"{config}")
+    # Damaged: with it moved away (never deleted for the user: the file may be worth a look), --resume takes
+    # the next newest checkpoint, else model.zip.
+    kept = checkpoints(run)
+    older = [f for _, f in kept if f != ckpt]
+    move = f"move it out of the way to resume from {older[-1]}" if older else None
+    if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
+        move = f"move it out of the way to resume from {run / 'model.zip'}"
+    if older and saved_step(run / "model.zip") == kept[-1][0]:  # ckpt is kept[-1]
+        # model.zip is the same save: with the checkpoint moved away, resume_point would refuse the older
+        # one (model.zip ahead of it), so going back moves both.
+        move = (f"{run / 'model.zip'} holds the same step: copy it over {ckpt.name} to resume from there, or "
+                f"move both out of the way to go back to {older[-1]}")
+    return f"{e}; {move or _start_again(run, 'other model file')}"
+
+
 def _start_again(run: Path, lacking: str) -> str:
     """Advice for a run with nothing to resume: the command that starts it again in its folder."""
     restart = restart_command(run)
@@ -537,26 +562,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             except PickledElsewhere:  # the run's other files came with it, from those versions: none loads
                 raise
             except RunError as e:
-                # An edited config.yaml: every checkpoint of the run was saved with the old settings and
-                # mismatches alike, so no older one is offered; a new run can take the settings as they are.
-                config = run / "config.yaml"
-                undo = _undo_edit(e, cfg, config)
-                if undo is not None:
-                    raise RunError(f"{e}\n{undo}; or train a new run with its settings as they are now: "
-                                   f"train_ppo.py --config {config}") from e
-                # Damaged: with it moved away (never deleted for the user: the file may be worth a look),
-                # --resume takes the next newest checkpoint, else model.zip.
-                kept = checkpoints(run)
-                older = [f for _, f in kept if f != ckpt]
-                move = f"move it out of the way to resume from {older[-1]}" if older else None
-                if not older and ckpt.name != "model.zip" and (run / "model.zip").is_file():
-                    move = f"move it out of the way to resume from {run / 'model.zip'}"
-                if older and saved_step(run / "model.zip") == kept[-1][0]:  # ckpt is kept[-1]
-                    # model.zip is the same save: with the checkpoint moved away, resume_point would refuse
-                    # the older one (model.zip ahead of it), so going back moves both.
-                    move = (f"{run / 'model.zip'} holds the same step: copy it over {ckpt.name} to resume "
-                            f"from there, or move both out of the way to go back to {older[-1]}")
-                raise RunError(f"{e}; {move or _start_again(run, 'other model file')}") from e
+                raise RunError(_resume_refused(e, cfg, run, ckpt)) from e
             except (RuntimeError, MemoryError) as e:
                 if not out_of_memory(e):
                     raise
