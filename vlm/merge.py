@@ -101,6 +101,10 @@ class Plan:
     # val and test -> their records showing an image a train record of another export shows
     shared_with_train: dict[str, int] = field(default_factory=dict)
 
+    def kept(self, split: str) -> int:
+        """The split's records in the merged folder: each export's kept ones (``Source.kept``)."""
+        return sum(src.kept(split) for src in self.sources)
+
 
 def _in_images(rel: object) -> bool:
     """Whether a record's image ``rel`` names a file in its export's images/, copied to the same name in the
@@ -316,7 +320,7 @@ def left_out_warnings(p: Plan) -> list[str]:
         lines.append(f"warning: {plural(n, 'question')} of {src.path} left out{trl}: {earlier} "
                      f"{'asks' if len(src.asked_by) == 1 else 'ask'} {it} too (the same question at the same "
                      f"episode and step, as {src.example}), and the merged files hold {it} once")
-    shared = [f"{n:,} of {sum(src.kept(split) for src in p.sources):,} {split} records"
+    shared = [f"{n:,} of {p.kept(split):,} {split} records"
               for split, n in p.shared_with_train.items() if n]
     if shared:  # kept: which records to leave out is the user's choice
         lines.append(f"warning: {' and '.join(shared)} show an image that a train record of another export "
@@ -516,7 +520,7 @@ def settings(p: Plan) -> dict[str, Any]:
     files, LLaMA-Factory's dataset names."""
     have = {rel.partition("/")[0] for rel in p.parts if "/" in rel}
     # Splits with records: an export writes a split without any as an empty file, which is no split.
-    filled = [split for split in SPLITS if any(src.kept(split) for src in p.sources)]
+    filled = [split for split in SPLITS if p.kept(split)]
     first = filled[0]
     held = next((split for split in ("val", "test") if split in filled), first)  # the split to validate on
     out: dict[str, Any] = {"lengths": {name: length_setting(tokens) for name, tokens in p.lengths.items()},
@@ -579,7 +583,7 @@ def setting_lines(s: dict[str, Any]) -> list[str]:
 def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
     """The merged folder's README.md: what it holds and the settings for every game in it."""
     games = listed(sorted({src.meta["env"] for src in p.sources}))
-    counts = {split: sum(src.kept(split) for src in p.sources) for split in SPLITS}
+    counts = {split: p.kept(split) for split in SPLITS}
     dropped = sum(len(rows) for src in p.sources for rows in src.dropped.values())
     rows = [f"| {code_span(os.path.abspath(src.path), in_table=True)} | {src.meta['env']} | "
             + " | ".join(f"{src.kept(x):,}" for x in SPLITS) + " |" for src in p.sources]
@@ -663,7 +667,7 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
         shutil.rmtree(partial, ignore_errors=True)
         remove_folders(made)
         raise
-    records = {split: sum(src.kept(split) for src in p.sources) for split in SPLITS}
+    records = {split: p.kept(split) for split in SPLITS}
     left_out = {split: sum(len(src.dropped.get(split, ())) for src in p.sources) for split in SPLITS}
     return {"out": os.path.abspath(out), "exports": [os.path.abspath(src.path) for src in p.sources],
             "games": [src.meta["env"] for src in p.sources], "records": records,
