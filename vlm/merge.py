@@ -105,6 +105,11 @@ class Plan:
         """The split's records in the merged folder: each export's kept ones (``Source.kept``)."""
         return sum(src.kept(split) for src in self.sources)
 
+    def split_formats(self) -> set[str]:
+        """The formats whose split files are merged (each its folder: easyr1, verl...); LLaMA-Factory's
+        entries are ``lf_entries``."""
+        return {rel.partition("/")[0] for rel in self.parts if "/" in rel}
+
 
 def _in_images(rel: object) -> bool:
     """Whether a record's image ``rel`` names a file in its export's images/, copied to the same name in the
@@ -518,7 +523,7 @@ def settings(p: Plan) -> dict[str, Any]:
     """What the trainers need for the merged folder, paths relative to it: the largest of the exports'
     cards' length settings (rounded up to 64 tokens, as a card rounds them) and image limit, each format's
     files, LLaMA-Factory's dataset names."""
-    have = {rel.partition("/")[0] for rel in p.parts if "/" in rel}
+    have = p.split_formats()
     # Splits with records: an export writes a split without any as an empty file, which is no split.
     filled = [split for split in SPLITS if p.kept(split)]
     first = filled[0]
@@ -672,7 +677,6 @@ def merge(p: Plan, progress: bool = True) -> dict[str, Any]:
     return {"out": os.path.abspath(out), "exports": [os.path.abspath(src.path) for src in p.sources],
             "games": [src.meta["env"] for src in p.sources], "records": records,
             "questions_left_out": left_out, "shared_with_train": p.shared_with_train, "images": images,
-            "formats": sorted({rel.partition("/")[0] for rel in p.parts if "/" in rel}
-                              | ({"llamafactory"} if p.lf_entries else set())),
+            "formats": sorted(p.split_formats() | ({"llamafactory"} if p.lf_entries else set())),
             "left_out": {name: list(map(os.path.abspath, paths)) for name, paths in p.left_out.items()},
             "settings": s, "settings_lines": setting_lines(s)}
