@@ -16,7 +16,7 @@ import os
 import re
 import shlex
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -308,10 +308,7 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
         lines += ["No task records, so no trainer formats: this export holds trajectories only.", ""]
     if formats:
         max_images = max((len(r["images"]) for r in records), default=1)
-        first = next((split for split, recs in splits.items() if recs), "train")  # train, unless empty
-        # EasyR1 and verl always load a validation set, by default another dataset's (verl 0.9.1: a gsm8k
-        # file, a missing one stopping the run; EasyR1's example config: math12k): name one of ours.
-        held = next((split for split in ("val", "test") if splits.get(split)), first)
+        first, held = train_and_validate([split for split, recs in splits.items() if recs])
         # Quoted as the shell reads them: an export (or this installation) in a folder with a space or a
         # quote in its name gave commands that split the path when pasted.
         files = {"easyr1": f"easyr1/{first}.parquet", "verl": f"verl/{first}.parquet",
@@ -369,6 +366,15 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
             lines += [f"The {names} split{'s are' if many else ' is'} empty, so the file formats have no "
                       f"{' or '.join(empty)} file (trainers cannot load an empty one){keeps}.", ""]
     return lines
+
+
+def train_and_validate(filled: Sequence[str]) -> tuple[str, str]:
+    """The split the trainers' commands train on and the one they validate on, of the splits with records
+    ``filled`` (in ``train, val, test`` order): train, unless it is empty; val, else test, else the one
+    trained on. EasyR1 and verl always load a validation set, by default another dataset's (verl 0.9.1: a
+    gsm8k file, a missing one stopping the run; EasyR1's example config: math12k): one of ours is named."""
+    first = filled[0] if filled else "train"
+    return first, next((split for split in ("val", "test") if split in filled), first)
 
 
 def length_setting(tokens: int) -> int:

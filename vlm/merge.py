@@ -37,7 +37,14 @@ from agents.runs import (
     remove_folders,
 )
 from envs import GAME_NAME
-from vlm.card import code_span, length_setting, longest_prompts, records_digest, yaml_configs
+from vlm.card import (
+    code_span,
+    length_setting,
+    longest_prompts,
+    records_digest,
+    train_and_validate,
+    yaml_configs,
+)
 from vlm.formats import FORMATS, HF_SPLIT, write_json_array
 from vlm.imagestore import IMAGE_DIR
 from vlm.tasks import listed, plural
@@ -526,8 +533,7 @@ def settings(p: Plan) -> dict[str, Any]:
     have = p.split_formats()
     # Splits with records: an export writes a split without any as an empty file, which is no split.
     filled = [split for split in SPLITS if p.kept(split)]
-    first = filled[0]
-    held = next((split for split in ("val", "test") if split in filled), first)  # the split to validate on
+    first, held = train_and_validate(filled)
     out: dict[str, Any] = {"lengths": {name: length_setting(tokens) for name, tokens in p.lengths.items()},
                            "max_images": p.images, "splits": filled}
     for name in ("easyr1", "verl"):
