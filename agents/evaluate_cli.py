@@ -546,9 +546,9 @@ def results_endpoint(path: Path) -> str | None:
     names none (unreadable: kept, as another's); None where there is no file."""
     if not os.path.lexists(path):
         return None
-    from agents.runs import json_object
+    from agents.runs import json_object_or_none
 
-    vlm = (json_object(path) or {}).get("vlm")
+    vlm = (json_object_or_none(path) or {}).get("vlm")
     return vlm if isinstance(vlm, str) else ""
 
 

@@ -1500,14 +1500,15 @@ def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = Fal
         tmp.write_text(text, encoding="utf-8")  # as every reader reads it, whatever the locale
 
 
-def json_object(path: Path) -> dict[str, Any] | None:
+def json_object_or_none(path: Path) -> dict[str, Any] | None:
     """The JSON object that file ``path`` holds, or None where it holds none: missing or unreadable, not
     UTF-8 text, not JSON, nested past the parser's depth (a RecursionError, which each reader caught or
     missed on its own), or not an object. For the files a command reads back to decide what to do (a
-    cache entry, milestones, an earlier result), which a damaged one must not end in a traceback. A file
-    that does not start with ``{`` (a model's zip given by mistake) is not read whole, and no regular file
-    is not opened at all: a FIFO's open waits for a writer, and the command hung without a word. A reader
-    that says what is wrong with the file uses ``read_json_object``, which tells an unreadable one apart."""
+    cache entry, an export's meta.json, an earlier result), which a damaged one must not end in a
+    traceback. A file that does not start with ``{`` (a model's zip given by mistake) is not read whole,
+    and no regular file is not opened at all: a FIFO's open waits for a writer, and the command hung
+    without a word. A reader that says what is wrong with the file uses ``read_json_object``, which tells
+    an unreadable one apart."""
     try:
         return read_json_object(path)
     except OSError:
@@ -1515,8 +1516,9 @@ def json_object(path: Path) -> dict[str, Any] | None:
 
 
 def read_json_object(path: Path) -> dict[str, Any] | None:
-    """``json_object``, but a folder, or a file the system will not read (permission denied, an I/O
-    error), raises its ``OSError``: "not a JSON object" misnamed what is wrong with it."""
+    """``json_object_or_none``, but raising where the file cannot be read: a folder, or a file the system
+    will not read (permission denied, an I/O error), raises its ``OSError`` ("not a JSON object" misnamed
+    what is wrong with it); None still where the file holds no JSON object."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not os.path.isfile(path):

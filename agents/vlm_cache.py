@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import json_object, remove_dead_temps, written_beside
+from agents.runs import json_object_or_none, remove_dead_temps, written_beside
 
 
 def default_cache_dir() -> Path:
@@ -82,7 +82,7 @@ class ResponseCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The stored response, or None (a missing or unreadable entry is a miss, never an error)."""
-        return json_object(self._path(key))
+        return json_object_or_none(self._path(key))
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store a response; one that cannot be stored (a full disk) is said once on stderr and left out:

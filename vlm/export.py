@@ -56,7 +56,7 @@ from agents.runs import (
     file_sha1,
     folder_identity,
     foreign_entries,
-    json_object,
+    json_object_or_none,
     kept_checkpoints,
     made_in,
     missing_folders,
@@ -395,7 +395,7 @@ def _out_problem(out: Path, overwrite: bool, env: str) -> str | None:
 
 def _exported_game(out: Path) -> str | None:
     """The game of the export in ``out``, by its meta.json; None where that cannot be read."""
-    game = (json_object(out / META) or {}).get("env")
+    game = (json_object_or_none(out / META) or {}).get("env")
     return game if isinstance(game, str) else None
 
 
@@ -412,7 +412,7 @@ def _unwritten(out: Path) -> list[str]:
     file an empty split left unwritten, minari/ without --minari. The names alone passed these, and
     --overwrite deleted them. A meta.json that does not say what was written (unreadable, another
     version's) leaves the names to decide, as before."""
-    meta = json_object(out / META) or {}
+    meta = json_object_or_none(out / META) or {}
     try:
         wrote_records = sum(meta["counts"]["records"].values()) > 0
         formats = {name: set(files) for name, files in meta["formats"].items()}

@@ -562,13 +562,13 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
     question's step is the one play carries there. A question whose replayed state is not its own (a split
     beside another export's store, a game of other settings) is left out, as is one the store lacks."""
     from agents.evaluation import Actor
-    from agents.runs import json_object
+    from agents.runs import json_object_or_none
     from envs import make_game
     from vlm.trajectories import TRAJ_DIR, state_json
 
     # Another game's store (a split of two games' test files) holds actions this game may not have.
     store = root / TRAJ_DIR
-    if not (store / "steps").is_dir() or (json_object(store / "meta.json") or {}).get("env") != env:
+    if not (store / "steps").is_dir() or (json_object_or_none(store / "meta.json") or {}).get("env") != env:
         return {}
     # (episode, seed) -> its (step, question) pairs
     wanted: dict[tuple[int, int], list[tuple[int, TaskRecord]]] = defaultdict(list)
@@ -658,7 +658,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     the engine, not the player, says which moves are good, so another step's answers score just as well."""
     from collections import Counter
 
-    from agents.runs import checkpoints, file_sha1, json_object
+    from agents.runs import checkpoints, file_sha1, json_object_or_none
     from vlm.trajectories import TRAJ_DIR
 
     steps = Counter(s for s in map(source_step, questions) if s is not None)
@@ -670,7 +670,7 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     give = None
     if len(wanted) == 1:  # the run's checkpoint of that step, else the export's model file, if still that
         give = next((f for s, f in checkpoints(specialist) if s == wanted[0]), None)
-        meta = json_object(split.parent / TRAJ_DIR / "meta.json") or {}
+        meta = json_object_or_none(split.parent / TRAJ_DIR / "meta.json") or {}
         try:
             # Its game too: a split of two games' test files may sit in the other game's export.
             if give is None and meta["env"] == env and meta["policy"]["num_timesteps"] == wanted[0] and \

@@ -1379,28 +1379,28 @@ def test_force_refuses_a_users_entry_that_only_resembles_a_writers_temp(tmp_path
 def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
     # The one reader of the files commands read back to decide (cache entries, milestones, earlier results):
     # each caught its own list of errors, and two missed json's RecursionError.
-    from agents.runs import json_object
+    from agents.runs import json_object_or_none
 
     files = {"missing": None, "zip": b"PK\x03\x04{", "latin1": b'{"a": "\xe9"}', "list": b"[1]",
              "nested": b'{"a":' * 100_000, "cut": b'{"a": 1', "object": b'{"a": [1]}'}
     for name, raw in files.items():
         if raw is not None:
             (tmp_path / name).write_bytes(raw)
-    assert {name: json_object(tmp_path / name) for name in files} == {
+    assert {name: json_object_or_none(tmp_path / name) for name in files} == {
         "missing": None, "zip": None, "latin1": None, "list": None, "nested": None, "cut": None,
         "object": {"a": [1]}}
-    assert json_object(tmp_path) is None  # a folder
+    assert json_object_or_none(tmp_path) is None  # a folder
 
 
 def test_json_object_does_not_wait_on_a_fifo(tmp_path):
     # A FIFO in place of a cache entry or a meta.json: open() waited for a writer that never came, and
     # compare (or export, score_predictions) hung without a word.
-    from agents.runs import json_object
+    from agents.runs import json_object_or_none
     from tests.conftest import without_waiting_on
 
     fifo = tmp_path / "entry.json"
     os.mkfifo(fifo)
-    assert without_waiting_on(fifo, lambda: json_object(fifo)) is None
+    assert without_waiting_on(fifo, lambda: json_object_or_none(fifo)) is None
 
 
 def test_a_checkpoint_or_run_folder_given_through_a_pipe_is_named_as_one(tmp_path):
@@ -1975,8 +1975,8 @@ def test_the_temps_of_evaluate_and_training_are_their_writers_names_only(tmp_pat
 
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EIO])
 def test_a_game_files_record_that_cannot_be_opened_is_said_so_not_called_no_json(code, tmp_path, monkeypatch):
-    """json_object swallowed the OSError, so a game_files.json the system will not read (another user's,
-    a disk's I/O error) was "not a JSON object": now it cannot be read, and why."""
+    """json_object (now json_object_or_none) swallowed the OSError, so a game_files.json the system will not
+    read (another user's, a disk's I/O error) was "not a JSON object": now it cannot be read, and why."""
     state = tmp_path / "start.state"
     state.write_bytes(b"state")
     run = tmp_path / "run"
@@ -1987,7 +1987,7 @@ def test_a_game_files_record_that_cannot_be_opened_is_said_so_not_called_no_json
     assert runs.damaged_game_files(run) == (
         f"{record} (the record of the ROM and start state the run started from) cannot be read "
         f"({os.strerror(code)}), so they cannot be checked against it")
-    assert runs.json_object(record) is None  # for the readers that take an unreadable file as none
+    assert runs.json_object_or_none(record) is None  # for the readers that take an unreadable file as none
 
 
 def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
@@ -2005,7 +2005,7 @@ def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     runs.write_run_files(run, {"env": "x", "env_kwargs": {"rom": str(rom), "state": str(state)}}, "t")
-    assert runs.json_object(run / runs.GAME_FILES) == {
+    assert runs.json_object_or_none(run / runs.GAME_FILES) == {
         "rom": {"path": str(rom), "sha1": runs.file_sha1(rom)},
         "state": {"path": str(state), "sha1": runs.file_sha1(state)}}
 

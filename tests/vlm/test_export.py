@@ -3035,7 +3035,7 @@ def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_pat
         "choose another folder, or pass --overwrite to replace that export")
     assert ex._out_problem(other, overwrite=True, env="snake") is None
     # A meta.json that names no game: an export, as before. Nested past the parser's depth too: it was a
-    # RecursionError traceback (the check read it on its own, not with agents.runs.json_object).
+    # RecursionError traceback (the check read it on its own, not with agents.runs.json_object_or_none).
     for meta in ("[]", json.dumps({"env": 5}), "[" * 100_000, '{"env": ' + "[" * 100_000):
         (other / META).write_text(meta)
         assert ex._out_problem(other, overwrite=False, env="snake").endswith(
