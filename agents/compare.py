@@ -72,6 +72,7 @@ from agents.runs import (
     process_running,
     read_run_config,
     remove_dead_compare_folders,
+    remove_entry,
     remove_folders,
     temp_name,
 )
@@ -689,10 +690,7 @@ def recover_report(out: Path) -> list[str]:
         if aside is not None:  # killed while the old report was moved aside, or the new one moved in
             if aside is old:  # every report file in out is the new one's: out with them
                 for entry in _report_entries(out):
-                    if entry.is_dir() and not entry.is_symlink():
-                        shutil.rmtree(entry)
-                    else:
-                        entry.unlink()
+                    remove_entry(entry)
                 # Before any old file goes back: a recovery killed from here on must not delete those.
                 aside = old.rename(out / f".report-moving-{swap}")
             if _move_back(aside, out):

@@ -294,12 +294,16 @@ def empty_folder(folder: Path, keep: Container[str] = ()) -> None:
     """Everything in ``folder`` removed but the entries named in ``keep``; a link is removed, never
     followed (its target's files are not this folder's)."""
     for entry in folder.iterdir():
-        if entry.name in keep:
-            continue
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry)
-        else:
-            entry.unlink()
+        if entry.name not in keep:
+            remove_entry(entry)
+
+
+def remove_entry(entry: Path) -> None:
+    """Remove ``entry``: a folder with all it holds, anything else (a link too, never followed) itself."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry)
+    else:
+        entry.unlink()
 
 
 def exclusive_lock(f: IO[Any]) -> bool:
