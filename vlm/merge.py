@@ -398,29 +398,7 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     left_out = {name: paths for name, paths in lacking.items() if 0 < len(paths) < len(exports)}
     shared = {name for name, paths in lacking.items() if not paths}
     lengths = {name: tokens for name, tokens in lengths.items() if name in shared}
-    entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
-    named_games: set[str] = set()
-    for source in sources if "llamafactory" in shared else []:
-        path, own = source.path, _entries(source)
-        # A second export of one game: every entry of it gets its folder's name, not only those whose names
-        # clash (beside a train-only first, its val and test were named as the first export's would be).
-        second = source.meta["env"] in named_games or not own.keys().isdisjoint(entries)
-        named_games.add(source.meta["env"])
-        for name, entry in own.items():
-            if not source.kept(entry["file_name"].removesuffix(".json")) and source.dropped:
-                continue  # every row of it left out: an empty file LLaMA-Factory cannot load
-            if second:
-                name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
-                if not ENTRY_NAME.fullmatch(name):
-                    raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "
-                                     f"({name}), which a trainer's config cannot hold as written "
-                                     "(LLaMA-Factory splits its dataset: list at commas and strips spaces; "
-                                     "YAML reads ' #' as a comment and ': ' as a key): rename its folder, "
-                                     f"with {ENTRY_CHARS} only")
-            if name in entries:  # a third, in a folder named as the second's
-                raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
-                                 f"export's ({name}): rename its folder")
-            entries[name] = (entry, path / "llamafactory" / entry["file_name"])
+    entries = _lf_entries(sources) if "llamafactory" in shared else {}
     parts: dict[str, list[Path]] = {}
     footers: dict[Path, pq.FileMetaData] = {}
     for split in SPLITS:
@@ -449,6 +427,36 @@ def plan(out: Path, exports: list[Path]) -> Plan:
     return Plan(out, sources, entries, parts, lengths, max(s.images for s in sources),
                 list(exports) if "trl" in shared and not trl_dropped else [], left_out, footers, skip,
                 trl_dropped, _shared_with_train(sources))
+
+
+def _lf_entries(sources: list[Source]) -> dict[str, tuple[dict[str, Any], Path]]:
+    """The merged folder's LLaMA-Factory entries (name -> its entry, its file), each export's checked
+    (``_entries``): a second export of one game's named after its folder; ``MergeError`` for a name a
+    trainer's config cannot hold or one taken twice."""
+    entries: dict[str, tuple[dict[str, Any], Path]] = {}  # each export's depthfirst_<game>_<split>
+    named_games: set[str] = set()
+    for source in sources:
+        path, own = source.path, _entries(source)
+        # A second export of one game: every entry of it gets its folder's name, not only those whose names
+        # clash (beside a train-only first, its val and test were named as the first export's would be).
+        second = source.meta["env"] in named_games or not own.keys().isdisjoint(entries)
+        named_games.add(source.meta["env"])
+        for name, entry in own.items():
+            if not source.kept(entry["file_name"].removesuffix(".json")) and source.dropped:
+                continue  # every row of it left out: an empty file LLaMA-Factory cannot load
+            if second:
+                name = f"{name}_{os.path.basename(os.path.abspath(path))}"  # "." is its folder
+                if not ENTRY_NAME.fullmatch(name):
+                    raise MergeError(f"{path}: its LLaMA-Factory entries would be named after its folder "
+                                     f"({name}), which a trainer's config cannot hold as written "
+                                     "(LLaMA-Factory splits its dataset: list at commas and strips spaces; "
+                                     "YAML reads ' #' as a comment and ': ' as a key): rename its folder, "
+                                     f"with {ENTRY_CHARS} only")
+            if name in entries:  # a third, in a folder named as the second's
+                raise MergeError(f"{path}: its LLaMA-Factory entries would take the names of another "
+                                 f"export's ({name}): rename its folder")
+            entries[name] = (entry, path / "llamafactory" / entry["file_name"])
+    return entries
 
 
 def _shared_with_train(sources: list[Source]) -> dict[str, int]:
