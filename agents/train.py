@@ -538,6 +538,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
     if resume and os.path.lexists(run / "tb") and not (run / "tb").is_dir():
         raise RunError(f"--resume {run}: its tb is not a folder (TensorBoard's logs go there); move it away")
     keep = int(cfg["keep_checkpoints"])  # newest checkpoints every save keeps (0: all)
+    total = int(cfg["total_timesteps"])  # the step the run trains to
     kwargs = dict(cfg["env_kwargs"])
     if kwargs.get("swarm") and not kwargs.get("archive_dir"):
         # Game Boy milestone states live in the run's archive/, wherever the run folder is now: kept out of
@@ -570,7 +571,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # A stop in the last rollout (its steps past the total, the rollout unlearned): one more.
             cut = bool(getattr(model, ROLLOUT_CUT, False))
             setattr(model, ROLLOUT_CUT, False)
-            if model.num_timesteps >= int(cfg["total_timesteps"]) and not cut:
+            if model.num_timesteps >= total and not cut:
                 raise RunError(f"--resume {run}: the run is already at step {model.num_timesteps:,}; "
                                f"pass --total-timesteps above that to train it further")
             # SB3's load re-seeds torch, NumPy and random with the run's seed, which would replay the draws
@@ -616,7 +617,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             if note:
                 print(note, file=sys.stderr)
             if uses_self_play(cfg) and not resume:  # a resumed run's pool holds its checkpoints too
-                note = no_snapshot_warning(int(cfg["total_timesteps"]), model.n_steps * model.n_envs,
+                note = no_snapshot_warning(total, model.n_steps * model.n_envs,
                                            int(cfg["self_play"]["snapshot_every"]))
                 if note:
                     print(note, file=sys.stderr)
@@ -641,7 +642,7 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
                     sp = cfg["self_play"]
                     callbacks.append(SelfPlayCallback(int(sp["snapshot_every"]), int(sp["pool_size"]),
                                                       cfg["seed"], run))
-                remaining = int(cfg["total_timesteps"]) - model.num_timesteps
+                remaining = total - model.num_timesteps
                 if cut:  # learn() collects whole rollouts: one step asks for one more
                     remaining = max(remaining, 1)
                 if progress:  # to that rollout's end, past the total (at the total, it read 656/400)
@@ -677,13 +678,13 @@ def _train(cfg: dict[str, Any], run: Path, command: str, resume: bool, progress:
             # The output's reader left mid-run (`| head`): nothing more can be said, but the steps taken are
             # kept as a Ctrl-C keeps them; the script then ends as any whose reader left (status 141).
             stopping()
-            if not _finished(model, int(cfg["total_timesteps"])):
+            if not _finished(model, total):
                 _save_stop(model, run, keep)
             raise
         except KeyboardInterrupt:
             if bar is not None:  # its last line now, not after these (when the interpreter frees it)
                 bar.close()
-            if not _finished(model, int(cfg["total_timesteps"])):
+            if not _finished(model, total):
                 try:
                     file = _save_stop(model, run, keep)
                 except CheckpointNotWritten as refused:
