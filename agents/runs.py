@@ -158,35 +158,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
         except (FileNotFoundError, NotADirectoryError):  # none, or a file put there since the check:
             occupied = False  # mkdir below names that file
         if occupied:
-            # A run in training is said to be one first: until its config.yaml is written a second --force
-            # called it "not a depthfirst run folder", and a new run offered --resume or --force.
-            if training_now(path):
-                raise RunError(training_now_refused(path))
-            if not _is_run(path):  # neither --resume nor --force would take it
-                if force:
-                    raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
-                                   "(no config.yaml and command.txt)")
-                raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
-                               "config.yaml and command.txt); choose another --run-dir")
-            # Killed before its first save (an empty checkpoints/ is one killed midway): no --resume
-            if not (force or has_saved_model(path) or not_run_files(path)):
-                raise RunError(f"--run-dir {path} already exists and holds a run stopped before its first "
-                               "checkpoint (nothing to resume); pass --force to start it again there, or "
-                               "choose another name")
-            if not force:
-                resume = shlex.quote(not_a_flag(path))  # as typed in a shell: "my runs/a" is two words
-                raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
-                               f"continue it with --resume {resume}, or pass --force to replace it")
-            foreign = not_run_files(path)
-            if foreign:
-                raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
-                               f"({first_few(foreign, 5)}); move "
-                               "them out first, or choose another --run-dir")
-            nested = nested_runs(path)
-            if nested:  # a run trained into its compare-<time>/ or tb/ passed the check above
-                raise RunError(f"--force refuses to clear {path}: it holds another run folder ({nested[0]}), "
-                               "which would be deleted with it; move that run out first, or choose another "
-                               "--run-dir")
+            _refuse_occupied(path, force)
             # A symlinked run: the folder it points to is replaced, in place; "." and ".." have no name to
             # move aside by. Otherwise kept as typed, as the lines that name the run print it.
             if path.is_symlink() or path.name in ("", ".."):
@@ -239,6 +211,41 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     finally:
         if old_lock is not None:
             old_lock.close()
+
+
+def _refuse_occupied(path: Path, force: bool) -> None:
+    """``RunError`` for a --run-dir ``path`` that holds files, unless ``force`` may replace it: always for a
+    run training now or a folder that holds no run; without ``force`` for a run (to ``--resume``, or one
+    stopped before its first save); with it, for files a run does not write or another run inside."""
+    # A run in training is said to be one first: until its config.yaml is written a second --force
+    # called it "not a depthfirst run folder", and a new run offered --resume or --force.
+    if training_now(path):
+        raise RunError(training_now_refused(path))
+    if not _is_run(path):  # neither --resume nor --force would take it
+        if force:
+            raise RunError(f"--force refuses to clear {path}: it is not a depthfirst run folder "
+                           "(no config.yaml and command.txt)")
+        raise RunError(f"--run-dir {path} already exists and holds files but no depthfirst run (no "
+                       "config.yaml and command.txt); choose another --run-dir")
+    # Killed before its first save (an empty checkpoints/ is one killed midway): no --resume
+    if not (force or has_saved_model(path) or not_run_files(path)):
+        raise RunError(f"--run-dir {path} already exists and holds a run stopped before its first "
+                       "checkpoint (nothing to resume); pass --force to start it again there, or "
+                       "choose another name")
+    if not force:
+        resume = shlex.quote(not_a_flag(path))  # as typed in a shell: "my runs/a" is two words
+        raise RunError(f"--run-dir {path} already exists and is not empty; choose another name, "
+                       f"continue it with --resume {resume}, or pass --force to replace it")
+    foreign = not_run_files(path)
+    if foreign:
+        raise RunError(f"--force refuses to clear {path}: it holds files a run does not write "
+                       f"({first_few(foreign, 5)}); move "
+                       "them out first, or choose another --run-dir")
+    nested = nested_runs(path)
+    if nested:  # a run trained into its compare-<time>/ or tb/ passed the check above
+        raise RunError(f"--force refuses to clear {path}: it holds another run folder ({nested[0]}), "
+                       "which would be deleted with it; move that run out first, or choose another "
+                       "--run-dir")
 
 
 def refuse_inputs_in_replaced_run(run_dir: Path, inputs: dict[str, Any]) -> None:
