@@ -335,36 +335,44 @@ def _files(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]], format
                   "`ground_truth`, ms-swift `solution`) are `vlm.verify.ground_truth_json(record)`; the "
                   f"reward functions in {code_span(str(REWARDS))} (depthfirst's `vlm/rewards.py` where this "
                   "export was made) score responses against them.", ""]
-        labels = {"verl": "verl", "easyr1": "EasyR1"}
-        counted = [f"{lengths[k]:,} tokens in {label}" for k, label in labels.items()
-                   if k in formats and k in setting]
-        if counted:
-            lines += [f"The longest prompt takes about {listed(counted)} for Qwen2-VL and Qwen2.5-VL (each "
-                      "image one token per 28×28 pixels once the trainer has resized it, EasyR1 to at least "
-                      "512×512; the text at 3 characters a token, which errs long), hence "
-                      "`data.max_prompt_length` in the commands: verl's default, 512, stops the run at a "
-                      "longer prompt, and EasyR1's example config's 2048 drops longer ones (a release whose "
-                      "filter counts the text alone stops at them). For another model, count with its "
-                      "processor.", ""]
-        if "openrlhf" in setting:
-            lines += [f"OpenRLHF's prompt length is counted as verl's ({lengths['openrlhf']:,} tokens): its "
-                      "default, 1024, plus the 1024 it generates, makes its vLLM engines' context.", ""]
-        sft = {"llamafactory": ("LLaMA-Factory (images above 768×768 pixels scaled down first)",
-                                "LLaMA-Factory's `cutoff_len` (default 2048)"),
-               "trl": ("TRL", "TRL's SFT `max_length` (default 1024)")}
-        shown = [k for k in sft if k in setting]
-        if shown:
-            lines += [f"The longest example, prompt and reference reply, takes about "
-                      f"{listed([f'{lengths[k]:,} tokens in {sft[k][0]}' for k in shown])}, counted as "
-                      "above with the reply at 2 characters a token (its digits are a token each), hence "
-                      f"{listed([sft[k][1] for k in shown])} above: a shorter one cuts a longer example, its "
-                      "image tokens too.", ""]
+        lines += _length_notes(formats, lengths)
         empty = [s for s, recs in splits.items() if not recs]  # at most two: formats need records
         if empty:
             many, names = len(empty) > 1, " and ".join(empty)
             keeps = f"; `trl/` keeps the empty split{'s' if many else ''}" if "trl" in formats else ""
             lines += [f"The {names} split{'s are' if many else ' is'} empty, so the file formats have no "
                       f"{' or '.join(empty)} file (trainers cannot load an empty one){keeps}.", ""]
+    return lines
+
+
+def _length_notes(formats: list[str], lengths: dict[str, int]) -> list[str]:
+    """The paragraphs under the formats' table on the longest prompt of the ``formats`` counted
+    (``lengths``: tokens by format) and the length settings the commands above give for it."""
+    lines: list[str] = []
+    labels = {"verl": "verl", "easyr1": "EasyR1"}
+    counted = [f"{lengths[k]:,} tokens in {label}" for k, label in labels.items()
+               if k in formats and k in lengths]
+    if counted:
+        lines += [f"The longest prompt takes about {listed(counted)} for Qwen2-VL and Qwen2.5-VL (each "
+                  "image one token per 28×28 pixels once the trainer has resized it, EasyR1 to at least "
+                  "512×512; the text at 3 characters a token, which errs long), hence "
+                  "`data.max_prompt_length` in the commands: verl's default, 512, stops the run at a "
+                  "longer prompt, and EasyR1's example config's 2048 drops longer ones (a release whose "
+                  "filter counts the text alone stops at them). For another model, count with its "
+                  "processor.", ""]
+    if "openrlhf" in lengths:
+        lines += [f"OpenRLHF's prompt length is counted as verl's ({lengths['openrlhf']:,} tokens): its "
+                  "default, 1024, plus the 1024 it generates, makes its vLLM engines' context.", ""]
+    sft = {"llamafactory": ("LLaMA-Factory (images above 768×768 pixels scaled down first)",
+                            "LLaMA-Factory's `cutoff_len` (default 2048)"),
+           "trl": ("TRL", "TRL's SFT `max_length` (default 1024)")}
+    shown = [k for k in sft if k in lengths]
+    if shown:
+        lines += [f"The longest example, prompt and reference reply, takes about "
+                  f"{listed([f'{lengths[k]:,} tokens in {sft[k][0]}' for k in shown])}, counted as "
+                  "above with the reply at 2 characters a token (its digits are a token each), hence "
+                  f"{listed([sft[k][1] for k in shown])} above: a shorter one cuts a longer example, its "
+                  "image tokens too.", ""]
     return lines
 
 
