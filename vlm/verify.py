@@ -47,8 +47,9 @@ before that word, or before it and one word more, with it ("5 apples", "3 red cu
 pronoun, which is no answer ("No it would crash" is no). The verdicts are closed word lists; a noun after one
 says whether it is on the answer (answer, option) or on the move (move, idea, choice, direction). On the
 answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be, isn't going to
-be) with correct, right, true or valid, a good, valid or correct answer/option (with a or no article), or
-the/my (correct, right, final) answer/option; "is" (was, would be, will be, is going to or gonna be; 'll, 'd
+be; 'll or 'd not be after which, that, this or the word: "B'd not be right") with correct, right, true or
+valid, a good, valid or correct answer/option (with a or no article), or the/my (correct, right, final)
+answer/option; "is" (was, would be, will be, is going to or gonna be; 'll, 'd
 or 's going to be after which, that, this or the word: "B'll be wrong") with wrong, incorrect, false or
 invalid, or a bad, wrong, incorrect or invalid answer/option (with a, the or no article), or no good
 answer/option ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
@@ -300,8 +301,11 @@ _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 _CONTRACTED = r"['’](?:d|ll|s" + _SP + _GOING + ")"
 # The answer's word with such a contraction on it, never a pronoun's ("No it'll crash" is no).
 _CONTRACTING = r"(?!" + _PRONOUN + r"['’])" + _WORD_BEFORE
-_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s|" + _CONTRACTED + _SP + "be)"
-_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not)"
+# "UP'll be", and "UP'll not be" ("UP'd not be a good move") as "would not be" is.
+_CONTRACTED_IS = _CONTRACTED + _SP + "be"
+_CONTRACTED_IS_NOT = _CONTRACTED + _SP + "not" + _SP + "be"
+_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s|" + _CONTRACTED_IS + ")"
+_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not|" + _CONTRACTED_IS_NOT + ")"
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
 # noun ("DOWN is wrong move", "UP: invalid move") is one on the move.
@@ -329,7 +333,8 @@ _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)" + _END + "(?!" + _MOVE_NOUN + 
 _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|"
-                     + _CONTRACTING + r"(?=" + _CONTRACTED + _SP + "be" + _AT + _FALSE + ")|" + _POINTED
+                     + _CONTRACTING + r"(?=" + _CONTRACTED_IS + _AT + _FALSE + "|" + _CONTRACTED_IS_NOT + _AT
+                     + _RIGHT + ")|" + _POINTED
                      + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
                      + _EM + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
                      re.IGNORECASE)
@@ -413,7 +418,8 @@ _WILL = r"(?:would|will|is" + _SP + _GOING + ")" + _SURELY
 _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + _SURELY + ")"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
                        + "|" + _WILL + _AT + _FATAL + "|" + _EM + _FATAL_NOW + r")|" + _CONTRACTING + r"(?="
-                       + _CONTRACTED + "(?:" + _SP + "be" + _AT + _BAD + "|" + _SURELY + _AT + _FATAL + "))|"
+                       + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
+                       + _CONTRACTED + _SURELY + _AT + _FATAL + ")|"
                        + _POINTED
                        + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                        + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM

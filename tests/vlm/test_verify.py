@@ -2907,3 +2907,19 @@ def test_a_word_that_only_begins_with_a_verdict_keeps_the_answer() -> None:
     """A verdict word ends where no letter goes on: "not safest" or "not goodness" is no "not safe"."""
     for reply in ("UP is not safest, but it works", "UP is not goodness itself, but it works"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_a_contracted_would_or_will_then_not_be_is_is_not() -> None:
+    """"UP'll not be safe", "UP'd not be a good move" were credited as UP: the contraction read only before
+    "be" ("UP'll be fatal"), so the negation after it took back "be safe" alone. It is "would not be" ("will
+    not be"), after the word or a pointer, on the move or on the answer; "not be" with no verdict keeps UP."""
+    for reply in ("UP'll not be safe", "UP'd not be a good move", "UP\u2019ll not be **safe**",
+                  "UP, which'll not be safe", "UP - that'd not be allowed", "UP'll not be correct",
+                  "UP'd not be a valid answer"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP'll not be dangerous", "UP'd not be wrong", "UP'll not crash",
+                  "UP, which'll not be fatal", "UP'd not be a bad move"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN'll not be safe"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN'll not be correct"), one_fatal)["accuracy"] == 0.0
