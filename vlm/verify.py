@@ -71,7 +71,9 @@ hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause
 immediate) death, game over or a (the) crash or collision (no article where it ends its clause or goes on with
 "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP), none hyphened to a word ("a
 crash-free path"), or get killed, or end the game, lose or lose the game where that ends its clause or goes on
-with because, since or as ("UP would lose"; "UP ends the game with a win" is UP) ("is going to" or "is gonna"
+with because, since or as, maybe after immediately, instantly, at once, outright or for us (me, you, it, the
+snake) ("UP would lose", "UP would lose immediately", "UP would end the game for us"; "UP ends the game with
+a win" is UP) ("is going to" or "is gonna"
 as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present right after
 the word or which, that or this (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
 "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
@@ -380,6 +382,13 @@ _AVOIDED = (r"(?!(?:['’]s|" + _SP + "(?:is|was|gets|being|(?:will|would|to)" +
 _BARE_CRASH = (r"(?:crash|collision)(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:with|into)\b)")
 
 
+# An adverb of speed or the one who loses may close a clause that ends or loses the game: "UP would lose
+# immediately", "UP would end the game for us". The clause must still end there: "UP ends the game
+# immediately with a win" is UP.
+_AT_ONCE = (r"(?:" + _SP + "(?:immediately|instantly|at" + _SP + "once|outright|for" + _SP
+            + "(?:(?:the|our|my|your)" + _SP + "snake|us|me|you|it))" + _END + ")?")
+
+
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get", "end", "lose")."""
@@ -391,7 +400,7 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
             + ")?(?:body|tail))" + _END
             # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP.
             + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game|(?:" + lose + ")(?:" + _SP + "the" + _SP
-            + "game)?)" + _EM + _CLAUSE_END + ")")
+            + "game)?)" + _AT_ONCE + _EM + _CLAUSE_END + ")")
 
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,
@@ -399,11 +408,12 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
 # wall, itself or its (own) body or tail; lead to, result in, cause or mean (certain, instant, immediate)
 # death, game over or a (the) crash or collision (bare: _BARE_CRASH), neither hyphened to a word (_UNJOINED)
 # nor said avoided (_AVOIDED); get killed, the passive as "would be killed" is (no other participle: "UP gets
-# the apple"); end the game, lose or lose the game where that ends its clause ("UP would end the game with a
-# win" is UP). "is going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP
-# would hit the apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk,
-# not said to happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one
-# too: "UP kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
+# the apple"); end the game, lose or lose the game where that ends its clause, maybe past _AT_ONCE ("UP would
+# lose immediately"; "UP would end the game with a win" is UP). "is going to" ("is gonna") reads as would or
+# will ("UP is going to crash"). A closed list: "UP would hit the apple", "UP would kill the other snake"
+# (duel Snake's good move), "UP could crash" (a risk, not said to happen) and "UP won't crash" keep UP. The
+# present tense right after the word or pointer is one too: "UP kills the snake", "UP, which crashes"; so is
+# the past "got killed" ("UP got killed").
 _FATAL = _fatal("crash|die|collide", "kill", "hit", "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get",
                 "end", "lose")
 _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",

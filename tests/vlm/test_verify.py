@@ -2923,3 +2923,22 @@ def test_a_contracted_would_or_will_then_not_be_is_is_not() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     assert verify(snake_reply("UP", "DOWN'll not be safe"), one_fatal)["accuracy"] == 1.0
     assert verify(snake_reply("UP", "DOWN'll not be correct"), one_fatal)["accuracy"] == 0.0
+
+
+def test_losing_or_ending_the_game_at_once_or_for_the_player_takes_the_answer_back() -> None:
+    """"UP would lose immediately" and "UP would end the game for us" were credited as UP: losing and ending
+    the game are verdicts only where they end their clause, and an adverb of speed ("immediately", "at
+    once") or the one who loses ("for us", "for the snake") came between. Those may close the clause too;
+    a clause that goes on after them ("with a win") keeps UP, as it does without them."""
+    for reply in ("UP would lose immediately", "UP would lose instantly", "UP will lose at once",
+                  "UP loses immediately", "UP would lose the game outright",
+                  "UP would end the game immediately", "UP ends the game **instantly**",
+                  "UP would end the game for us", "UP ends the game for me.",
+                  "UP would end the game for the snake", "UP, which would end the game for you"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP would lose the apple", "UP would end the game immediately with a win",
+                  "UP ends the game for us with a win"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would lose immediately", "DOWN would end the game for us"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
