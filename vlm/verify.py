@@ -86,13 +86,16 @@ blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is poss
 phrase is no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't
 kill the snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
 prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). Either verdict said of
-which, that or this right after the word or bracketed pair, past a punctuation mark, dash or opening bracket,
-or of "which" right after the word, takes it back too ("UP, which is wrong", "UP which is wrong", "UP - that
-is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP. That is a mistake", "UP (that would be
-fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are UP); so does either verdict alone
-("not" for "is not") past such a mark, dash or bracket where it ends its clause or goes on with because, since
-or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none; "UP: wrongly drawn", "UP - wrong
-moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP. Dangerous? Not really" keep UP).
+which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
+"→", "⇒", "=") or opening bracket, or of "which" right after the word, takes it back too ("UP, which is
+wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
+That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
+UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
+clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
+"UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
+Dangerous? Not really" keep UP), and so does a fatal verb in the present or a bare crash or collision
+(``_BARE_CRASH``) past one ("UP → dies", "UP - hits the wall", "UP: crash" are none; "UP: collision-free" is
+UP).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -295,7 +298,8 @@ _IS_NOT = (r"(?:(?:is|was)(?:" + _SP + r"not|n['’]?t)|(?:(?:would|will)(?:" + 
 # Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
 _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
 # A punctuation mark, dash or opening bracket after the answer, before a pointer or a verdict alone.
-_SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3})\s{0,3}|\s{1,3}\(\s{0,3})"
+# An arrow or equals sign too, as replies write an outcome: "UP → fatal", "UP -> dies", "UP = death".
+_SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}\(\s{0,3})"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
@@ -433,7 +437,8 @@ _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _A
                        + _POINTED
                        + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                        + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
-                       + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + ")",
+                       + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + "|" + _SEP + _EM
+                       + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + "))",
                        re.IGNORECASE)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)

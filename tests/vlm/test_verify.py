@@ -2942,3 +2942,20 @@ def test_losing_or_ending_the_game_at_once_or_for_the_player_takes_the_answer_ba
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would lose immediately", "DOWN would end the game for us"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_an_arrow_or_a_dash_before_a_fatal_outcome_takes_the_answer_back() -> None:
+    """"UP → dies", "UP -> death", "UP = death", "UP - dies", "UP: crash" were credited as UP: an arrow or
+    equals sign was no mark before a verdict alone, and a fatal verb in the present or a bare crash was no
+    verdict alone after any mark (only "UP: dies" was read, its colon taken as part of the word). Both are
+    now; a safe outcome, a crash-free one or a verdict asked keep UP."""
+    for reply in ("UP → dies", "UP -> dies", "UP->dies", "UP => crashes into the wall", "UP → death",
+                  "UP → fatal", "UP = death", "UP -> game over", "UP ⇒ hits its own body", "UP - dies",
+                  "UP (dies)", "UP — crashes", "UP: crash", "UP -> crash", "UP - collision with the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP → safe", "UP -> eats the apple", "UP = free space", "UP: collision-free",
+                  "UP - crash avoidance", "UP → the other snake dies"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN → dies", "DOWN -> death", "DOWN: crash"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
