@@ -65,17 +65,16 @@ move/idea/choice/direction (with a, the or no article: "the wrong direction", "a
 "the worst move"); "is not" with safe, good, legal, allowed or possible ("UP is not good"), or a good, safe,
 valid, legal, right, correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not
 the right direction"); would or will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"),
-maybe with definitely, surely, certainly, almost or most certainly, almost surely, immediately or instantly,
-with a fatal verb, crash, die or collide, kill with the (our, my, your) snake, itself, us, me, you or it, or
-hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause or mean (certain, instant,
-immediate) death, game over or a (the) crash or collision (no article where it ends its clause or goes on with
-"with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP), none hyphened to a word ("a
-crash-free path"), or get killed, or end the game, lose or lose the game where that ends its clause or goes on
-with because, since or as, maybe after immediately, instantly, at once, outright or for us (me, you, it, the
-snake) ("UP would lose", "UP would lose immediately", "UP would end the game for us"; "UP ends the game with
-a win" is UP) ("is going to" or "is gonna"
-as would or will: "UP is going to crash", "UP is gonna crash"), or the same verb in the present right after
-the word or which, that or this (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
+maybe with an adverb (below), with a fatal verb, crash, die or collide, kill with the (our, my, your) snake,
+itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause
+or mean (certain, instant, immediate) death, game over or a (the) crash or collision (no article where it ends
+its clause or goes on with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP),
+none hyphened to a word ("a crash-free path"), or get killed, or end the game, lose or lose the game where
+that ends its clause or goes on with because, since or as, maybe after immediately, instantly, at once,
+outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
+game for us"; "UP ends the game with a win" is UP) ("is going to" or "is gonna" as would or will: "UP is going
+to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
+(crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
 "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
 is blocked", "UP is a dead end", "UP would be killed", "UP will be killed", "UP is going to be killed", "UP is
 death", "UP is certain death", "UP is no good", "UP is not allowed", "UP would kill the snake", "UP will crash
@@ -85,7 +84,13 @@ is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name D
 blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb
 phrase is no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't
 kill the snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
-prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). Either verdict said of
+prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). An adverb of
+certainty, speed, degree or addition (``_ADVERB``: definitely, surely, certainly, clearly, obviously,
+absolutely, almost or most certainly, almost surely, immediately, instantly, very, extremely, highly, really,
+too, quite, also, likewise) may come before any verdict, its "not", a verb in the present or an adjective
+after an article ("UP is very dangerous", "UP is also not safe", "UP also crashes", "UP is a really bad move"
+are none; "UP would probably crash", a risk, "UP would almost crash" and "UP is not just safe" are UP). Either
+verdict said of
 which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
 "→", "⇒", "=") or opening bracket, or of "which" right after the word, takes it back too ("UP, which is
 wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
@@ -286,12 +291,21 @@ _SUBJECT = r"(?!" + _PRONOUN + r"\s)" + _WORD_BEFORE + r"\s{1,3}"
 _EM = r"[*_]{0,3}"
 _END = r"(?![^\W_])"
 _SP = _EM + r"\s{1,3}" + _EM
+# An adverb of certainty, speed, degree or addition before a verdict or its "not" says the same ("UP would
+# definitely crash", "UP will instantly die", "UP is very dangerous", "UP is also not safe", "UP also
+# crashes", "a really bad move"). A closed list: "UP would probably crash" is a risk, as "could" is, "almost"
+# alone says it does not happen ("UP would almost crash"), and "not just safe" is safe and more.
+_ADVERB = (r"(?:(?:almost|most)" + _SP + "(?:certainly|surely)|definitely|surely|certainly|clearly|obviously|"
+           r"absolutely|immediately|instantly|very|extremely|highly|really|too|quite|also|likewise)" + _END)
+_SURELY = "(?:" + _SP + _ADVERB + ")?"
+_SURELY_BEFORE = "(?:" + _ADVERB + _SP + ")?"  # before the verb or adjective: "UP also crashes"
 # "will be" and "is going to be" ("is gonna be") as "would be" ("UP will be killed", "UP is going to be
 # fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
 _GOING = r"(?:going" + _SP + "to|gonna)"
 _IS = r"(?:is|was|(?:would|will|is" + _SP + _GOING + ")" + _SP + "be)"
-_IS_NOT = (r"(?:(?:is|was)(?:" + _SP + r"not|n['’]?t)|(?:(?:would|will)(?:" + _SP + r"not|n['’]?t)|won['’]?t)"
-           + _SP + "be|is(?:" + _SP + r"not|n['’]?t)" + _SP + _GOING + _SP + "be)")
+_NOT = _SURELY + _SP + "not"  # "UP is definitely not safe"
+_IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _NOT + r"|n['’]?t)|won['’]?t)"
+           + _SP + "be|is(?:" + _NOT + r"|n['’]?t)" + _SP + _GOING + _SP + "be)")
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
 # (" - ", "—", or "--"/"---", plain text's em dash) or opening bracket ("UP, which is wrong", "UP - that's
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
@@ -320,7 +334,8 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not|
 # DOWN is no fatal move as "DOWN is not correct" may: read as the move named, it could credit a move the
 # reply took back.
 _MOVE_NOUN = _SP + "(?:move|idea|choice|direction)" + _END
-_AT = _SP  # between a verb and its verdict: "UP is **wrong**", "UP is** wrong**", "UP - __wrong__"
+# Between a verb and its verdict: "UP is **wrong**", "UP is** wrong**", "UP - __wrong__", "UP is very bad".
+_AT = _SURELY + _SP
 _ANSWER_NOUN = _SP + "(?:answer|option)" + _END
 # An adjective before answer/option needs no article, as a bare verdict word needs none: "DOWN is bad answer"
 # takes DOWN back in a worst answer as "DOWN is wrong answer" does.
@@ -364,7 +379,7 @@ _BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terribl
         + r"|an?" + _SP + "(?:mistake|error)" + _END
         # "a dead end" (dead-end), with a, the or no article: "UP, a dead end as it may seem" concedes it.
         + r"|(?:(?:an?|the)" + _SP + ")?dead(?:" + _SP + "|-)end" + _END + r"|(?:(?:an?|the)" + _SP + ")?"
-        r"(?:bad|wrong|incorrect|"
+        + _SURELY_BEFORE + r"(?:bad|wrong|incorrect|"
         r"false|invalid|illegal|unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor|"
         r"worst|blocked)" + _MOVE_NOUN
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
@@ -423,17 +438,14 @@ _FATAL = _fatal("crash|die|collide", "kill", "hit", "lead" + _SP + "to|result" +
 _FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",
                     "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets|got", "ends", "loses")
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
-# An adverb of certainty or speed between them says the same ("UP would definitely crash", "UP will instantly
-# die", "UP would almost certainly crash"); a closed list: "UP would probably crash" is a risk, as "could" is,
-# and "almost" alone says it does not happen ("UP would almost crash").
-_SURELY = (r"(?:" + _SP + "(?:(?:almost|most)" + _SP + "(?:certainly|surely)|definitely|surely|certainly|"
-           "immediately|instantly))?")
-_WILL = r"(?:would|will|is" + _SP + _GOING + ")" + _SURELY
-_POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + _SURELY + ")"
+# An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".
+_WILL = r"(?:would|will|is" + _SP + _GOING + ")"
+_POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + ")"
 _REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
-                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _FATAL_NOW + r")|" + _CONTRACTING + r"(?="
+                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
+                       + _CONTRACTING + r"(?="
                        + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
-                       + _CONTRACTED + _SURELY + _AT + _FATAL + ")|"
+                       + _CONTRACTED + _AT + _FATAL + ")|"
                        + _POINTED
                        + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                        + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM

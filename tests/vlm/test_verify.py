@@ -2959,3 +2959,27 @@ def test_an_arrow_or_a_dash_before_a_fatal_outcome_takes_the_answer_back() -> No
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN → dies", "DOWN -> death", "DOWN: crash"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_an_adverb_before_a_verdict_keeps_it_a_verdict() -> None:
+    """"UP is very dangerous", "UP is definitely fatal", "UP is also not safe", "UP would also crash", "UP is
+    a very bad move" were credited as UP: an adverb was read only between would and a fatal verb, and from a
+    short list. One closed list of adverbs of certainty, speed, degree or addition (``_ADVERB``) may now come
+    before any verdict or "not", and between an article and its adjective; any other word, or a verdict
+    they do not make ("UP is not very dangerous", "UP is not just safe"), keeps UP."""
+    for reply in ("UP is very dangerous", "UP is extremely risky", "UP is too risky", "UP is clearly fatal",
+                  "UP is definitely a bad move", "UP is also fatal", "UP is likewise **fatal**",
+                  "UP would be really bad", "UP is certainly not safe", "UP is also not safe",
+                  "UP would definitely not be safe", "UP would also crash", "UP also crashes",
+                  "UP immediately dies", "UP, which also crashes", "UP is a very bad move",
+                  "UP would be a really bad idea", "UP'll also crash"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    assert verify(wrap("B is clearly wrong"), record(CHOICE))["accuracy"] == 0.0
+    assert verify(wrap("B is clearly right"), record(CHOICE))["accuracy"] == 1.0
+    for reply in ("UP is very safe", "UP is not very dangerous", "UP is not just safe but best",
+                  "UP is also safe", "UP would also eat the apple", "UP is probably fatal",
+                  "UP would almost crash", "UP is not too risky"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is also fatal", "DOWN is very dangerous", "DOWN also crashes"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
