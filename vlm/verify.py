@@ -49,17 +49,19 @@ says whether it is on the answer (answer, option) or on the move (move, idea, ch
 answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be, isn't going to
 be; 'll or 'd not be after which, that, this or the word: "B'd not be right") with correct, right, true or
 valid, a good, valid or correct answer/option (with a or no article), or the/my (correct, right, final)
-answer/option; "is" (was, would be, will be, is going to or gonna be; 'll, 'd
-or 's going to be after which, that, this or the word: "B'll be wrong") with wrong, incorrect, false or
-invalid, or a bad, wrong, incorrect or invalid answer/option (with a, the or no article), or no good
-answer/option ("Option B is not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
+answer/option; "is" (was, would, will, should, must or is to be, is going to or gonna be; 'll, 'd or 's going
+to be after which, that, this or the word: "B'll be wrong") with wrong, incorrect, false or invalid, or a bad,
+wrong, incorrect or invalid answer/option (with a, the or no article), or no good answer/option ("Option B is
+not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
 a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct",
 "DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that says
 it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
 moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous,
-illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, killed, suicide, death (certain, instant
-or immediate too; not hyphened to a word: "death-free"), game over (game-over), no good (ending its clause), a
-mistake, an error or a dead end (the or no article too), or a bad, wrong, incorrect, false, invalid, illegal,
+illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, killed, suicide, avoided (best or better
+avoided too: "UP should be avoided"), the move (one, direction, choice) to avoid (ending its clause: "UP is
+the move to avoid the wall" is UP), death (certain, instant or immediate too; not hyphened to a word:
+"death-free"), game over (game-over), no good (ending its clause), a mistake, an error or a dead end (the or
+no article too), or a bad, wrong, incorrect, false, invalid, illegal,
 unsafe, fatal, deadly, dangerous, risky, suicidal, terrible, losing, impossible, poor, worst or blocked
 move/idea/choice/direction (with a, the or no article: "the wrong direction", "an invalid move", "wrong move",
 "the worst move"); "is not" with safe, good, legal, allowed or possible ("UP is not good"), or a good, safe,
@@ -302,7 +304,7 @@ _SURELY_BEFORE = "(?:" + _ADVERB + _SP + ")?"  # before the verb or adjective: "
 # "will be" and "is going to be" ("is gonna be") as "would be" ("UP will be killed", "UP is going to be
 # fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
 _GOING = r"(?:going" + _SP + "to|gonna)"
-_IS = r"(?:is|was|(?:would|will|is" + _SP + _GOING + ")" + _SP + "be)"
+_IS = r"(?:is|was|(?:would|will|should|must|is" + _SP + "(?:to|" + _GOING + "))" + _SP + "be)"
 _NOT = _SURELY + _SP + "not"  # "UP is definitely not safe"
 _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _NOT + r"|n['’]?t)|won['’]?t)"
            + _SP + "be|is(?:" + _NOT + r"|n['’]?t)" + _SP + _GOING + _SP + "be)")
@@ -372,7 +374,10 @@ _GAME_OVER = r"game(?:" + _SP + "|-)over"
 # causes a crash-free path", "UP means a **crash**-free path" are UP.
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
 _BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
-        r"blocked|killed|suicide)" + _END
+        r"blocked|killed|suicide|(?:(?:best|better)" + _SP + ")?avoided)" + _END
+        # the move (one, direction, choice) to avoid, where that ends its clause: "the move to avoid the wall"
+        + r"|(?:(?:the|a)" + _SP + ")?(?:move|one|direction|choice)" + _SP + "to" + _SP + "avoid" + _EM
+        + _CLAUSE_END
         # "death" (a verdict as "suicide" is) or "game over", not joined to a word by a hyphen: "UP is
         # death-free" is UP.
         + "|(?:" + _DEATH + "|" + _GAME_OVER + ")" + _END + _UNJOINED

@@ -2983,3 +2983,20 @@ def test_an_adverb_before_a_verdict_keeps_it_a_verdict() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is also fatal", "DOWN is very dangerous", "DOWN also crashes"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_move_said_to_be_avoided_is_taken_back() -> None:
+    """"UP should be avoided", "UP must be avoided", "UP is the move to avoid" were credited as UP: "avoid"
+    takes back what follows it, and here nothing does. "avoided" (best or better avoided) is a verdict on the
+    move after "is" (should, must, is to be too), and so is "the move (one) to avoid" ending its clause; a
+    crash or wall said avoided, another move said to be avoided, or a move to avoid something keep UP."""
+    for reply in ("UP should be avoided", "UP must be avoided", "UP is to be avoided", "UP is best avoided",
+                  "UP, which should be avoided", "UP (avoided)", "UP is the move to avoid",
+                  "UP is the one to avoid.", "UP should be avoided because it hits the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP, so the wall is avoided", "UP, as the crash must be avoided", "UP: crash avoided",
+                  "UP is the move to avoid the wall", "UP should be safe", "UP must be the best move"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN should be avoided", "DOWN is the move to avoid"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
