@@ -56,18 +56,21 @@ not correct", "B is wrong", "B is an incorrect answer" are none), in every answe
 a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wall", "DOWN is not correct",
 "DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that says
 it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
-moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, dangerous,
-illegal, risky, bad, suicidal, terrible, impossible, poor, blocked, killed, suicide, avoided (best or better
-avoided too: "UP should be avoided"), the move (one, direction, choice) to avoid (ending its clause: "UP is
-the move to avoid the wall" is UP), death (certain, instant or immediate too; not hyphened to a word:
-"death-free"), game over (game-over), no good (ending its clause), a mistake, an error or a dead end (the or
-no article too), or a bad, wrong, incorrect, false, invalid, illegal,
-unsafe, fatal, deadly, dangerous, risky, suicidal, terrible, losing, impossible, poor, worst or blocked
-move/idea/choice/direction (with a, the or no article: "the wrong direction", "an invalid move", "wrong move",
-"the worst move"); "is not" with safe, good, legal, allowed or possible ("UP is not good"), or a good, safe,
-valid, legal, right, correct, true, allowed or possible move/idea/choice/direction ("not a valid move", "not
-the right direction"); would or will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"),
-maybe with an adverb (below), with a fatal verb, crash, die or collide, kill with the (our, my, your) snake,
+moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, lethal,
+dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, unwise, inadvisable, blocked, killed,
+suicide, out of the question, avoided (best or better avoided too: "UP should be avoided"), the move (one,
+direction, choice) to avoid (ending its clause: "UP is the move to avoid the wall" is UP), death (certain,
+instant or immediate too; not hyphened to a word: "death-free"), game over (game-over), no good (ending its
+clause), a (fatal, deadly, big, huge, terrible, grave, serious, costly) mistake or error, or a dead end, a
+(death) trap, a death sentence or a no-go (the or no article too; not hyphened to a word), or a bad, wrong,
+incorrect, false, invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal, suicide,
+terrible, losing, impossible, poor, unwise, worst or blocked move/idea/choice/direction (with a, the or no
+article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe, good,
+legal, allowed, possible, viable, recommended or advisable ("UP is not good"), or a good, safe, valid, legal,
+right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid move", "not the
+right direction"), or an option or a viable option ("UP is not an option"); would or will ('d, 'll, 's gonna
+after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb, crash,
+die or collide, kill with the (our, my, your) snake,
 itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause
 or mean (certain, instant, immediate) death, game over or a (the) crash or collision (no article where it ends
 its clause or goes on with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP),
@@ -373,24 +376,31 @@ _GAME_OVER = r"game(?:" + _SP + "|-)over"
 # A verdict's word joined to a word by a hyphen is that word's part, no verdict: "UP is death-free", "UP
 # causes a crash-free path", "UP means a **crash**-free path" are UP.
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
-_BAD = (r"(?:(?:unsafe|fatal|deadly|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
-        r"blocked|killed|suicide|(?:(?:best|better)" + _SP + ")?avoided)" + _END
+_BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
+        r"unwise|inadvisable|blocked|killed|suicide|(?:(?:best|better)" + _SP + ")?avoided|out" + _SP + "of"
+        + _SP + "the" + _SP + "question)" + _END
         # the move (one, direction, choice) to avoid, where that ends its clause: "the move to avoid the wall"
         + r"|(?:(?:the|a)" + _SP + ")?(?:move|one|direction|choice)" + _SP + "to" + _SP + "avoid" + _EM
         + _CLAUSE_END
         # "death" (a verdict as "suicide" is) or "game over", not joined to a word by a hyphen: "UP is
         # death-free" is UP.
         + "|(?:" + _DEATH + "|" + _GAME_OVER + ")" + _END + _UNJOINED
-        + r"|an?" + _SP + "(?:mistake|error)" + _END
-        # "a dead end" (dead-end), with a, the or no article: "UP, a dead end as it may seem" concedes it.
-        + r"|(?:(?:an?|the)" + _SP + ")?dead(?:" + _SP + "|-)end" + _END + r"|(?:(?:an?|the)" + _SP + ")?"
+        + r"|an?" + _SP + "(?:(?:fatal|deadly|big|huge|terrible|grave|serious|costly)" + _SP
+        + ")?(?:mistake|error)" + _END
+        # "a dead end" (dead-end), a (death) trap, a death sentence or a no-go, with a, the or no article, not
+        # joined to a word by a hyphen: "UP, a dead end as it may seem" concedes it, "UP is trap-free" is UP.
+        + r"|(?:(?:an?|the)" + _SP + ")?(?:dead(?:" + _SP + "|-)end|(?:death(?:" + _SP + "|-))?trap|death(?:"
+        + _SP + "|-)sentence|no(?:" + _SP + "|-)go)" + _END + _UNJOINED + r"|(?:(?:an?|the)" + _SP + ")?"
         + _SURELY_BEFORE + r"(?:bad|wrong|incorrect|"
-        r"false|invalid|illegal|unsafe|fatal|deadly|dangerous|risky|suicidal|terrible|losing|impossible|poor|"
-        r"worst|blocked)" + _MOVE_NOUN
+        r"false|invalid|illegal|unsafe|fatal|deadly|lethal|dangerous|risky|suicidal|suicide|terrible|losing|"
+        r"impossible|poor|unwise|worst|blocked)" + _MOVE_NOUN
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
         + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))")
-_NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible)" + _END + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|"
-             r"valid|legal|right|correct|true|allowed|possible)" + _MOVE_NOUN + ")")
+# "not an option" (a viable option) is said of a move: "UP is not an option" as "UP is not allowed".
+_NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible|viable|recommended|advisable)" + _END
+             + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|valid|legal|right|correct|true|allowed|possible|"
+             r"viable)" + _MOVE_NOUN
+             + r"|(?:an" + _SP + "|(?:an?" + _SP + ")?viable" + _SP + ")option" + _END + ")")
 
 
 # Death or a crash said avoided after a verb of consequence is the subject of a clause that says it does not

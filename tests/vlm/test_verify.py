@@ -3000,3 +3000,24 @@ def test_a_move_said_to_be_avoided_is_taken_back() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN should be avoided", "DOWN is the move to avoid"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_more_words_of_a_bad_or_not_good_move_take_the_answer_back() -> None:
+    """"UP is lethal", "UP would be a fatal mistake", "UP is a death trap", "UP is a no-go", "UP is out of the
+    question", "UP is not an option", "UP is not viable", "UP is not recommended" were credited as UP: their
+    words were in no closed list of verdicts. They are now (_BAD, _NOT_GOOD); words that only begin alike,
+    the same verdicts said of nothing the move is, or negated, keep UP."""
+    for reply in ("UP is lethal", "UP would be a lethal move", "UP is unwise", "UP is inadvisable",
+                  "UP would be a fatal mistake", "UP is a big mistake", "UP is a death trap",
+                  "UP is a death sentence", "UP is a trap", "UP is a no-go", "UP is no go",
+                  "UP is out of the question", "UP is a suicide move", "UP is not an option",
+                  "UP isn't a viable option", "UP is not viable", "UP is not a viable move",
+                  "UP is not recommended", "UP is not advisable", "UP: not an option", "UP - lethal"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP is not lethal", "UP is not a trap", "UP is viable", "UP is recommended",
+                  "UP is an option", "UP is not a mistake", "UP is a trap-free path", "UP avoids the trap",
+                  "UP is the only viable option", "UP is not only viable but best"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN is lethal", "DOWN is not an option", "DOWN is a death trap"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
