@@ -58,23 +58,24 @@ a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wa
 it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
 moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, lethal,
 dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, unwise, inadvisable, blocked, killed,
-suicide, out of the question, avoided (best or better avoided too: "UP should be avoided"), the move (one,
-direction, choice) to avoid (ending its clause: "UP is the move to avoid the wall" is UP), death (certain,
-instant or immediate too; not hyphened to a word: "death-free"), game over (game-over), no good (ending its
-clause), a (fatal, deadly, big, huge, terrible, grave, serious, costly) mistake or error, or a dead end, a
-(death) trap, a death sentence or a no-go (the or no article too; not hyphened to a word), or a bad, wrong,
-incorrect, false, invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal, suicide,
-terrible, losing, impossible, poor, unwise, worst or blocked move/idea/choice/direction (with a, the or no
-article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe, good,
-legal, allowed, possible, viable, recommended or advisable ("UP is not good"), or a good, safe, valid, legal,
-right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid move", "not the
-right direction"), or an option or a viable option ("UP is not an option"); would or will ('d, 'll, 's gonna
-after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb, crash,
-die or collide, kill with the (our, my, your) snake,
-itself, us, me, you or it, or hit with the/a wall, itself or its (own) body/tail, or lead to, result in, cause
-or mean (certain, instant, immediate) death, game over or a (the) crash or collision (no article where it ends
-its clause or goes on with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP),
-none hyphened to a word ("a crash-free path"), or get killed, or end the game, lose or lose the game where
+suicide, out of the question (or of bounds), avoided (best or better avoided too: "UP should be avoided"), the
+move (one, direction, choice) to avoid (ending its clause: "UP is the move to avoid the wall" is UP), death
+(certain, instant or immediate too; not hyphened to a word: "death-free"), game over (game-over), no good
+(ending its clause), a (fatal, deadly, big, huge, terrible, grave, serious, costly) mistake or error, or a
+dead end, a (death) trap, a death sentence or a no-go (the or no article too; not hyphened to a word), or a
+bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal,
+suicide, terrible, losing, impossible, poor, unwise, worst or blocked move/idea/choice/direction (with a, the
+or no article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe,
+good, legal, allowed, possible, viable, recommended or advisable ("UP is not good"), or a good, safe, valid,
+legal, right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid move", "not
+the right direction"), or an option or a viable option ("UP is not an option"); would or will ('d, 'll, 's
+gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb,
+crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us, me, you or it, or
+hit, run into, bite or eat with the/a wall (boundary, border, edge), itself or its (own) body/tail, or lead
+to, result in, cause or mean (certain, instant, immediate) death, (a) game over, a (an, the; certain, instant
+or immediate) crash or collision (no article where it ends its clause or goes on with "with" or "into": "UP
+leads to crash"; "UP leads to collision avoidance" is UP) or a (the) loss ending its clause, none hyphened to
+a word ("a crash-free path"), or get (the snake, us, ...) killed, or end the game, lose or lose the game where
 that ends its clause or goes on with because, since or as, maybe after immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
 game for us"; "UP ends the game with a win" is UP) ("is going to" or "is gonna" as would or will: "UP is going
@@ -378,7 +379,7 @@ _GAME_OVER = r"game(?:" + _SP + "|-)over"
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
 _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
         r"unwise|inadvisable|blocked|killed|suicide|(?:(?:best|better)" + _SP + ")?avoided|out" + _SP + "of"
-        + _SP + "the" + _SP + "question)" + _END
+        + _SP + "(?:the" + _SP + "question|bounds))" + _END
         # the move (one, direction, choice) to avoid, where that ends its clause: "the move to avoid the wall"
         + r"|(?:(?:the|a)" + _SP + ")?(?:move|one|direction|choice)" + _SP + "to" + _SP + "avoid" + _EM
         + _CLAUSE_END
@@ -426,31 +427,36 @@ _AT_ONCE = (r"(?:" + _SP + "(?:immediately|instantly|at" + _SP + "once|outright|
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get", "end", "lose")."""
-    return (r"(?:(?:" + crash + ")" + _END + "|(?:" + get + ")" + _SP + "killed" + _END + "|(?:" + lead + ")"
-            + _SP + "(?:" + _DEATH + "|" + _GAME_OVER + "|(?:a|the)" + _SP + "(?:crash|collision)|"
-            + _BARE_CRASH + ")" + _END + _UNJOINED + _AVOIDED
-            + "|" + kill + _SP + "(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END
-            + "|" + hit + _SP + "(?:(?:the|a)" + _SP + "wall|itself|its" + _SP + "(?:own" + _SP
-            + ")?(?:body|tail))" + _END
+    own = r"(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END  # the player's snake
+    return (r"(?:(?:" + crash + ")" + _END + "|(?:" + get + ")(?:" + _SP + own + ")?" + _SP + "killed" + _END
+            # (certain) death, (a) game over, an (immediate) crash, a bare crash, a loss ending its clause
+            + "|(?:" + lead + ")" + _SP + "(?:" + _DEATH + "|(?:a" + _SP + ")?" + _GAME_OVER + "|(?:an?|the)"
+            + _SP + "(?:(?:certain|instant|immediate)" + _SP + ")?(?:crash|collision)|" + _BARE_CRASH
+            + "|(?:a|the)" + _SP + "loss(?=" + _EM + _CLAUSE_END + "))" + _END + _UNJOINED + _AVOIDED
+            + "|(?:" + kill + ")" + _SP + own
+            + "|(?:" + hit + ")" + _SP + "(?:(?:the|a)" + _SP + "(?:wall|boundary|border|edge)|itself|its"
+            + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
             # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP.
             + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game|(?:" + lose + ")(?:" + _SP + "the" + _SP
             + "game)?)" + _AT_ONCE + _EM + _CLAUSE_END + ")")
 
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,
-# collide; kill with the player's own snake (the, our, my or your snake, itself, us, me, you, it); hit with a
-# wall, itself or its (own) body or tail; lead to, result in, cause or mean (certain, instant, immediate)
-# death, game over or a (the) crash or collision (bare: _BARE_CRASH), neither hyphened to a word (_UNJOINED)
-# nor said avoided (_AVOIDED); get killed, the passive as "would be killed" is (no other participle: "UP gets
-# the apple"); end the game, lose or lose the game where that ends its clause, maybe past _AT_ONCE ("UP would
-# lose immediately"; "UP would end the game with a win" is UP). "is going to" ("is gonna") reads as would or
-# will ("UP is going to crash"). A closed list: "UP would hit the apple", "UP would kill the other snake"
-# (duel Snake's good move), "UP could crash" (a risk, not said to happen) and "UP won't crash" keep UP. The
-# present tense right after the word or pointer is one too: "UP kills the snake", "UP, which crashes"; so is
-# the past "got killed" ("UP got killed").
-_FATAL = _fatal("crash|die|collide", "kill", "hit", "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get",
-                "end", "lose")
-_FATAL_NOW = _fatal("crashes|dies|collides", "kills", "hits",
+# collide, go out of bounds; kill with the player's own snake (the, our, my or your snake, itself, us, me,
+# you, it); hit, run into, bite or eat with a wall (boundary, border, edge), itself or its (own) body or tail;
+# lead to, result in, cause or mean (certain, instant, immediate) death, (a) game over, an (immediate) crash
+# or collision (bare: _BARE_CRASH) or a loss ending its clause ("a loss of time" is none), neither hyphened to
+# a word (_UNJOINED) nor said avoided (_AVOIDED); get (the snake, us, ...) killed, the passive as "would be
+# killed" is (no other participle: "UP gets the apple"); end the game, lose or lose the game where that ends
+# its clause, maybe past _AT_ONCE ("UP would lose immediately"; "UP would end the game with a win" is UP). "is
+# going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP would hit the
+# apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk, not said to
+# happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one too: "UP
+# kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
+_OUT = _SP + "out" + _SP + "of" + _SP + "bounds"  # "UP would go out of bounds", "UP is out of bounds"
+_FATAL = _fatal("crash|die|collide|go" + _OUT, "kill", "hit|bite|eat|run" + _SP + "into",
+                "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get", "end", "lose")
+_FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills", "hits|bites|eats|runs" + _SP + "into",
                     "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets|got", "ends", "loses")
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
 # An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".

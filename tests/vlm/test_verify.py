@@ -3021,3 +3021,26 @@ def test_more_words_of_a_bad_or_not_good_move_take_the_answer_back() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is lethal", "DOWN is not an option", "DOWN is a death trap"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_more_objects_of_the_fatal_verbs_take_the_answer_back() -> None:
+    """"UP leads to a game over", "UP would cause an immediate crash", "UP would run into the wall", "UP would
+    hit the boundary", "UP would get the snake killed", "UP would bite its own tail", "UP would go out of
+    bounds", "UP would result in a loss" were credited as UP: the fatal verbs' closed lists of objects lacked
+    them. Objects that are no harm to the snake, or a loss that goes on ("a loss of time"), keep UP."""
+    for reply in ("UP leads to a game over", "UP would cause an immediate crash",
+                  "UP causes a certain collision", "UP would run into the wall", "UP runs into its own body",
+                  "UP would hit the boundary",
+                  "UP hits the edge", "UP would get the snake killed", "UP gets us killed",
+                  "UP would bite its own tail", "UP bites itself", "UP would go out of bounds",
+                  "UP goes out of bounds", "UP is out of bounds", "UP would result in a loss",
+                  "UP leads to the loss", "UP, which runs into the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP would run into the apple", "UP hits the apple's edge", "UP would get the apple",
+                  "UP would bite the apple", "UP would go out of danger", "UP would result in a loss of time",
+                  "UP would cause an immediate win",
+                  "UP runs into open space", "UP gets the other snake killed"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN would run into the wall", "DOWN goes out of bounds", "DOWN leads to a game over"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
