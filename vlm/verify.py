@@ -47,9 +47,10 @@ before that word, or before it and one word more, with it ("5 apples", "3 red cu
 pronoun, which is no answer ("No it would crash" is no). The verdicts are closed word lists; a noun after one
 says whether it is on the answer (answer, option) or on the move (move, idea, choice, direction). On the
 answer (``_DENIED``): "is not" (isn't, isnt, was not, wasn't, would or will not be, won't be, isn't going to
-be; 'll or 'd not be after which, that, this or the word: "B'd not be right") with correct, right, true or
-valid, a good, valid or correct answer/option (with a or no article), or the/my (correct, right, final)
-answer/option; "is" (was, would, will, should, must or is to be, is going to or gonna be; 'll, 'd or 's going
+be; 'll or 'd not be after which, that, this or the word: "B'd not be right"; never for not: "UP is never
+safe") with correct, right, true or valid, a good, valid or correct answer/option (with a or no article), or
+the/my (correct, right, final) answer/option; "is" (was, would, will, should, must or is to be, is going to or
+gonna be; 'll, 'd or 's going
 to be after which, that, this or the word: "B'll be wrong") with wrong, incorrect, false or invalid, or a bad,
 wrong, incorrect or invalid answer/option (with a, the or no article), or no good answer/option ("Option B is
 not correct", "B is wrong", "B is an incorrect answer" are none), in every answer,
@@ -309,7 +310,8 @@ _SURELY_BEFORE = "(?:" + _ADVERB + _SP + ")?"  # before the verb or adjective: "
 # fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
 _GOING = r"(?:going" + _SP + "to|gonna)"
 _IS = r"(?:is|was|(?:would|will|should|must|is" + _SP + "(?:to|" + _GOING + "))" + _SP + "be)"
-_NOT = _SURELY + _SP + "not"  # "UP is definitely not safe"
+# "not", or "never" in its place ("UP would never be safe"), maybe after an adverb ("UP is clearly not safe")
+_NOT = _SURELY + _SP + "(?:not|never)" + _END
 _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _NOT + r"|n['’]?t)|won['’]?t)"
            + _SP + "be|is(?:" + _NOT + r"|n['’]?t)" + _SP + _GOING + _SP + "be)")
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
@@ -329,9 +331,9 @@ _CONTRACTED = r"['’](?:d|ll|s" + _SP + _GOING + ")"
 _CONTRACTING = r"(?!" + _PRONOUN + r"['’])" + _WORD_BEFORE
 # "UP'll be", and "UP'll not be" ("UP'd not be a good move") as "would not be" is.
 _CONTRACTED_IS = _CONTRACTED + _SP + "be"
-_CONTRACTED_IS_NOT = _CONTRACTED + _SP + "not" + _SP + "be"
+_CONTRACTED_IS_NOT = _CONTRACTED + _NOT + _SP + "be"
 _POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s|" + _CONTRACTED_IS + ")"
-_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _SP + "not|" + _CONTRACTED_IS_NOT + ")"
+_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _NOT + "|" + _CONTRACTED_IS_NOT + ")"
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
 # noun ("DOWN is wrong move", "UP: invalid move") is one on the move.

@@ -3044,3 +3044,17 @@ def test_more_objects_of_the_fatal_verbs_take_the_answer_back() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would run into the wall", "DOWN goes out of bounds", "DOWN leads to a game over"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_never_before_a_not_good_verdict_is_not() -> None:
+    """"UP would never be safe", "UP is never safe", "UP'll never be safe" were credited as UP: "never" took
+    back only what follows it, where "not" in the same place makes a verdict on the move or the answer.
+    "never" there reads as "not"; "UP would never crash" and "UP is never fatal" keep UP."""
+    for reply in ("UP would never be safe", "UP is never safe", "UP'll never be safe",
+                  "UP is never a good move", "UP, which is never safe", "UP is never correct",
+                  "UP will never be allowed"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP would never crash", "UP is never fatal", "UP'd never be wrong", "UP is never blocked"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN is never safe"), one_fatal)["accuracy"] == 1.0
