@@ -72,12 +72,15 @@ legal, right, correct, true, allowed, possible or viable move/idea/choice/direct
 the right direction"), or an option or a viable option ("UP is not an option"); would or will ('d, 'll, 's
 gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb,
 crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us, me, you or it, or
-hit, run into, bite or eat with the/a wall (boundary, border, edge), itself or its (own) body/tail, or lead
-to, result in, cause or mean (certain, instant, immediate) death, (a) game over, a (an, the; certain, instant
-or immediate) crash or collision (no article where it ends its clause or goes on with "with" or "into": "UP
-leads to crash"; "UP leads to collision avoidance" is UP) or a (the) loss ending its clause, none hyphened to
-a word ("a crash-free path"), or get (the snake, us, ...) killed, or end the game, lose or lose the game where
-that ends its clause or goes on with because, since or as, maybe after immediately, instantly, at once,
+hit, bite, eat or run (go, move, head, lead, steer; straight or directly) into with the, a or no wall
+(boundary, border, edge), itself or its (own) body/tail, or cause or make the (our, my, your) snake, itself,
+us, me, you or it (to) crash, die or collide, or lead to, result in, cause or mean the snake (itself, us, ...)
+dying, crashing or colliding, or (its, our, the snake's; certain, instant, immediate) death, (a) game over, a
+(an, the; certain, instant or immediate) crash or collision (no article where it ends its clause or goes on
+with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP) or a (the) loss ending
+its clause, none hyphened to a word ("a crash-free path"), or get (the snake, us, ...) killed, or end the
+game, lose or lose the game where that ends its clause or goes on with because, since or as, maybe after
+immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
 game for us"; "UP ends the game with a win" is UP) ("is going to" or "is gonna" as would or will: "UP is going
 to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
@@ -426,18 +429,22 @@ _AT_ONCE = (r"(?:" + _SP + "(?:immediately|instantly|at" + _SP + "once|outright|
             + "(?:(?:the|our|my|your)" + _SP + "snake|us|me|you|it))" + _END + ")?")
 
 
-def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str) -> str:
+def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str, make: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
-    "lead to|result in|cause|mean", "get", "end", "lose")."""
+    "lead to|result in|cause|mean", "get", "end", "lose", "cause|make")."""
     own = r"(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END  # the player's snake
+    owners = r"(?:(?:(?:the|our|my|your)" + _SP + r")?snake['’]s|our|its|my|your)" + _SP  # "its death"
     return (r"(?:(?:" + crash + ")" + _END + "|(?:" + get + ")(?:" + _SP + own + ")?" + _SP + "killed" + _END
-            # (certain) death, (a) game over, an (immediate) crash, a bare crash, a loss ending its clause
-            + "|(?:" + lead + ")" + _SP + "(?:" + _DEATH + "|(?:a" + _SP + ")?" + _GAME_OVER + "|(?:an?|the)"
+            + "|(?:" + make + ")" + _SP + own + _SP + "(?:to" + _SP + ")?(?:crash|die|collide)" + _END
+            # the snake dying, (its) (certain) death, (a) game over, an (immediate) crash, a bare crash, a
+            # loss ending its clause
+            + "|(?:" + lead + ")" + _SP + "(?:" + own + _SP + "(?:dying|crashing|colliding)|(?:" + owners
+            + ")?" + _DEATH + "|(?:a" + _SP + ")?" + _GAME_OVER + "|(?:an?|the)"
             + _SP + "(?:(?:certain|instant|immediate)" + _SP + ")?(?:crash|collision)|" + _BARE_CRASH
             + "|(?:a|the)" + _SP + "loss(?=" + _EM + _CLAUSE_END + "))" + _END + _UNJOINED + _AVOIDED
             + "|(?:" + kill + ")" + _SP + own
-            + "|(?:" + hit + ")" + _SP + "(?:(?:the|a)" + _SP + "(?:wall|boundary|border|edge)|itself|its"
-            + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
+            + "|(?:" + hit + ")" + _SP + "(?:(?:(?:the|a)" + _SP + ")?(?:wall|boundary|border|edge)|itself|"
+            + "its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
             # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP.
             + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game|(?:" + lose + ")(?:" + _SP + "the" + _SP
             + "game)?)" + _AT_ONCE + _EM + _CLAUSE_END + ")")
@@ -445,21 +452,26 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,
 # collide, go out of bounds; kill with the player's own snake (the, our, my or your snake, itself, us, me,
-# you, it); hit, run into, bite or eat with a wall (boundary, border, edge), itself or its (own) body or tail;
-# lead to, result in, cause or mean (certain, instant, immediate) death, (a) game over, an (immediate) crash
-# or collision (bare: _BARE_CRASH) or a loss ending its clause ("a loss of time" is none), neither hyphened to
-# a word (_UNJOINED) nor said avoided (_AVOIDED); get (the snake, us, ...) killed, the passive as "would be
-# killed" is (no other participle: "UP gets the apple"); end the game, lose or lose the game where that ends
-# its clause, maybe past _AT_ONCE ("UP would lose immediately"; "UP would end the game with a win" is UP). "is
-# going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed list: "UP would hit the
-# apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash" (a risk, not said to
-# happen) and "UP won't crash" keep UP. The present tense right after the word or pointer is one too: "UP
-# kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
+# you, it), or cause or make it (to) crash, die or collide; hit, bite, eat or run (go, move, head, lead,
+# steer; straight, directly: _INTO) into with a wall (boundary, border, edge; no article too), itself or its
+# (own) body or tail; the snake dying (crashing, colliding) or its (our, the snake's) death after lead to and
+# the rest; lead to, result in, cause or mean (certain, instant, immediate) death, (a) game over, an
+# (immediate) crash or collision (bare: _BARE_CRASH) or a loss ending its clause ("a loss of time" is none),
+# neither hyphened to a word (_UNJOINED) nor said avoided (_AVOIDED); get (the snake, us, ...) killed, the
+# passive as "would be killed" is (no other participle: "UP gets the apple"); end the game, lose or lose the
+# game where that ends its clause, maybe past _AT_ONCE ("UP would lose immediately"; "UP would end the game
+# with a win" is UP). "is going to" ("is gonna") reads as would or will ("UP is going to crash"). A closed
+# list: "UP would hit the apple", "UP would kill the other snake" (duel Snake's good move), "UP could crash"
+# (a risk, not said to happen) and "UP won't crash" keep UP. The present tense right after the word or pointer
+# is one too: "UP kills the snake", "UP, which crashes"; so is the past "got killed" ("UP got killed").
 _OUT = _SP + "out" + _SP + "of" + _SP + "bounds"  # "UP would go out of bounds", "UP is out of bounds"
-_FATAL = _fatal("crash|die|collide|go" + _OUT, "kill", "hit|bite|eat|run" + _SP + "into",
-                "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get", "end", "lose")
-_FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills", "hits|bites|eats|runs" + _SP + "into",
-                    "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets|got", "ends", "loses")
+_INTO = "(?:" + _SP + "(?:straight|directly))?" + _SP + "into"  # "UP goes straight into the wall"
+_FATAL = _fatal("crash|die|collide|go" + _OUT, "kill", "hit|bite|eat|(?:run|go|move|head|lead|steer)" + _INTO,
+                "lead" + _SP + "to|result" + _SP + "in|cause|mean", "get", "end", "lose", "cause|make")
+_FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills",
+                    "hits|bites|eats|(?:runs|goes|moves|heads|leads|steers)" + _INTO,
+                    "leads" + _SP + "to|results" + _SP + "in|causes|means", "gets|got", "ends", "loses",
+                    "causes|makes")
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
 # An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")"

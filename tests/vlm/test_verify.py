@@ -3058,3 +3058,26 @@ def test_never_before_a_not_good_verdict_is_not() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     assert verify(snake_reply("UP", "DOWN is never safe"), one_fatal)["accuracy"] == 1.0
+
+
+def test_a_fatal_outcome_said_of_the_snake_or_without_an_article_takes_the_answer_back() -> None:
+    """"UP hits wall", "UP goes straight into the wall", "UP would result in the snake's death", "UP would
+    cause the snake to collide with the wall", "UP results in the snake dying" were credited as UP: a wall
+    without an article, a verb of motion into the wall, and the snake (its, our) as death's owner or the one
+    made to crash were in no closed list of the fatal verbs' objects. They are now; another snake, the apple
+    or open space keep UP."""
+    for reply in ("UP hits wall", "UP would hit wall", "UP goes straight into the wall",
+                  "UP moves into the wall", "UP would head directly into its own body",
+                  "UP leads straight into the wall",
+                  "UP would result in the snake's death", "UP leads to our death", "UP means its death",
+                  "UP would cause the snake to collide with the wall", "UP makes the snake crash",
+                  "UP would make us die", "UP results in the snake dying", "UP, which causes it to crash"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP goes into open space", "UP moves toward the apple",
+                  "UP would lead to the other snake's death", "UP would cause the other snake to crash",
+                  "UP makes the snake grow",
+                  "UP results in the snake eating", "UP hits apple"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    for worst in ("DOWN hits wall", "DOWN would cause the snake to crash", "DOWN goes into the wall"):
+        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
