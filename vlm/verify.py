@@ -67,9 +67,10 @@ dead end, a (death) trap, a death sentence or a no-go (the or no article too; no
 bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal,
 suicide, terrible, losing, impossible, poor, unwise, worst or blocked move/idea/choice/direction (with a, the
 or no article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe,
-good, legal, allowed, possible, viable, recommended or advisable ("UP is not good"), or a good, safe, valid,
-legal, right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid move", "not
-the right direction"), or an option or a viable option ("UP is not an option"); would or will ('d, 'll, 's
+good, legal, allowed, possible, viable, recommended, advisable or wise ("UP is not good"), or a good, safe,
+valid, legal, right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid
+move", "not the right direction"), or an option or a viable option ("UP is not an option"); would or will ('d,
+'ll, 's
 gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb,
 crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us, me, you or it, or
 hit, bite, eat or run (go, move, head, lead, steer; straight or directly) into with the, a or no wall
@@ -102,8 +103,9 @@ after an article ("UP is very dangerous", "UP is also not safe", "UP also crashe
 are none; "UP would probably crash", a risk, "UP would almost crash" and "UP is not just safe" are UP). Either
 verdict said of
 which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
-"→", "⇒", "=") or opening bracket, or of "which" right after the word, takes it back too ("UP, which is
-wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is wrong", "UP.
+"→", "⇒", "=") or opening bracket (round or square), or of "which" right after the word, takes it back too
+("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
+wrong", "UP.
 That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not wrong" are
 UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
 clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
@@ -322,9 +324,10 @@ _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _N
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
 # Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
 _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
-# A punctuation mark, dash or opening bracket after the answer, before a pointer or a verdict alone.
+# A punctuation mark, dash or opening bracket (round or square: "UP [unsafe]") after the answer, before a
+# pointer or a verdict alone.
 # An arrow or equals sign too, as replies write an outcome: "UP → fatal", "UP -> dies", "UP = death".
-_SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}\(\s{0,3})"
+_SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}[(\[]\s{0,3})"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
@@ -403,7 +406,7 @@ _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
         + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))")
 # "not an option" (a viable option) is said of a move: "UP is not an option" as "UP is not allowed".
-_NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible|viable|recommended|advisable)" + _END
+_NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible|viable|recommended|advisable|wise)" + _END
              + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|valid|legal|right|correct|true|allowed|possible|"
              r"viable)" + _MOVE_NOUN
              + r"|(?:an" + _SP + "|(?:an?" + _SP + ")?viable" + _SP + ")option" + _END + ")")

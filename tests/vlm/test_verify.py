@@ -3081,3 +3081,13 @@ def test_a_fatal_outcome_said_of_the_snake_or_without_an_article_takes_the_answe
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN hits wall", "DOWN would cause the snake to crash", "DOWN goes into the wall"):
         assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+
+
+def test_a_square_bracket_or_not_wise_is_a_verdict_as_a_round_bracket_or_not_safe_is() -> None:
+    """"UP [unsafe]", "UP [fatal]" and "UP is not wise" were credited as UP: only a round bracket was a mark
+    before a verdict alone, and "wise" was in no list of what a move is not. Both are now read."""
+    for reply in ("UP [unsafe]", "UP [fatal]", "UP [not safe]", "UP [dies]", "UP is not wise",
+                  "UP isn't wise", "UP would not be wise", "UP [which is wrong]"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP [safe]", "UP [not fatal]", "UP is wise", "UP is not unwise", "UP [wrongly drawn]"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
