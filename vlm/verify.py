@@ -58,28 +58,29 @@ a Snake worst answer too ("DOWN is wrong", "DOWN is wrong because it hits the wa
 "DOWN is bad answer" name no move there, so score 0 where DOWN is fatal: read as the move, a verdict that says
 it is no fatal one, "DOWN is wrong, LEFT", would credit a move the reply took back; the prompt asks for the
 moves alone). So does a verdict on the move (``_REJECTED``): "is" with unsafe, fatal, deadly, lethal,
-dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, unwise, inadvisable, blocked, killed,
-suicide, out of the question (or of bounds), avoided (best or better avoided too: "UP should be avoided"), the
-move (one, direction, choice) to avoid (ending its clause: "UP is the move to avoid the wall" is UP), death
-(certain, instant or immediate too; not hyphened to a word: "death-free"), game over (game-over), no good
-(ending its clause), a (fatal, deadly, big, huge, terrible, grave, serious, costly) mistake or error, or a
-dead end, a (death) trap, a death sentence or a no-go (the or no article too; not hyphened to a word), or a
-bad, wrong, incorrect, false, invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal,
-suicide, terrible, losing, impossible, poor, unwise, worst or blocked move/idea/choice/direction (with a, the
-or no article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is not" with safe,
-good, legal, allowed, possible, viable, recommended, advisable or wise ("UP is not good"), or a good, safe,
-valid, legal, right, correct, true, allowed, possible or viable move/idea/choice/direction ("not a valid
-move", "not the right direction"), or an option or a viable option ("UP is not an option"); would or will ('d,
-'ll, 's
-gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below), with a fatal verb,
-crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us, me, you or it, or
-hit, bite, eat or run (go, move, head, lead, steer; straight or directly) into with the, a or no wall
-(boundary, border, edge), itself or its (own) body/tail, or cause or make the (our, my, your) snake, itself,
-us, me, you or it (to) crash, die or collide, or lead to, result in, cause or mean the snake (itself, us, ...)
-dying, crashing or colliding, or (its, our, the snake's; certain, instant, immediate) death, (a) game over, a
-(an, the; certain, instant or immediate) crash or collision (no article where it ends its clause or goes on
-with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP) or a (the) loss ending
-its clause, none hyphened to a word ("a crash-free path"), or get (the snake, us, ...) killed, or end the
+dangerous, illegal, risky, bad, suicidal, terrible, impossible, poor, disastrous, catastrophic, game-ending
+(game ending), unwise, inadvisable, blocked, killed, suicide, out of the question (or of bounds), avoided
+(best or better avoided too: "UP should be avoided"), the move (one, direction, choice) to avoid (ending its
+clause: "UP is the move to avoid the wall" is UP), death (certain, instant or immediate too; not hyphened to a
+word: "death-free"), game over (game-over), no good (ending its clause), a (fatal, deadly, big, huge,
+terrible, grave, serious, costly) mistake, error, disaster or catastrophe, or a dead end, a (death) trap, a
+death sentence or a no-go (the or no article too; not hyphened to a word), or a bad, wrong, incorrect, false,
+invalid, illegal, unsafe, fatal, deadly, lethal, dangerous, risky, suicidal, suicide, terrible, losing,
+impossible, poor, unwise, disastrous, catastrophic, game-ending, worst or blocked move/idea/choice/direction
+(with a, the or no article: "the wrong direction", "an invalid move", "wrong move", "the worst move"); "is
+not" with safe, good, legal, allowed, possible, viable, recommended, advisable or wise ("UP is not good"), or
+a good, safe, valid, legal, right, correct, true, allowed, possible or viable move/idea/choice/direction ("not
+a valid move", "not the right direction"), or an option or a viable option ("UP is not an option"); would or
+will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below),
+with a fatal verb, crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us,
+me, you or it, or hit, bite, eat or run (go, move, head, lead, steer; straight or directly) into with the, a
+or no wall (boundary, border, edge), itself or its (own) body/tail, or cause or make the (our, my, your)
+snake, itself, us, me, you or it (to) crash, die or collide, or lead to, result in, cause or mean the snake
+(itself, us, ...) dying, crashing or colliding, or (its, our, the snake's; certain, instant, immediate) death,
+(a) game over, a (an, the; certain, instant or immediate) crash or collision (no article where it ends its
+clause or goes on with "with" or "into": "UP leads to crash"; "UP leads to collision avoidance" is UP) or a
+(the) loss ending its clause, none hyphened to a word ("a crash-free path"), or get (the snake, us, ...)
+killed, or end the
 game, lose or lose the game where that ends its clause or goes on with because, since or as, maybe after
 immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
@@ -385,9 +386,10 @@ _GAME_OVER = r"game(?:" + _SP + "|-)over"
 # A verdict's word joined to a word by a hyphen is that word's part, no verdict: "UP is death-free", "UP
 # causes a crash-free path", "UP means a **crash**-free path" are UP.
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
+_GAME_ENDING = r"game(?:-|" + _SP + ")ending"
 _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
-        r"unwise|inadvisable|blocked|killed|suicide|(?:(?:best|better)" + _SP + ")?avoided|out" + _SP + "of"
-        + _SP + "(?:the" + _SP + "question|bounds))" + _END
+        r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide|(?:(?:best|"
+        r"better)" + _SP + ")?avoided|out" + _SP + "of" + _SP + "(?:the" + _SP + "question|bounds))" + _END
         # the move (one, direction, choice) to avoid, where that ends its clause: "the move to avoid the wall"
         + r"|(?:(?:the|a)" + _SP + ")?(?:move|one|direction|choice)" + _SP + "to" + _SP + "avoid" + _EM
         + _CLAUSE_END
@@ -395,14 +397,14 @@ _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|
         # death-free" is UP.
         + "|(?:" + _DEATH + "|" + _GAME_OVER + ")" + _END + _UNJOINED
         + r"|an?" + _SP + "(?:(?:fatal|deadly|big|huge|terrible|grave|serious|costly)" + _SP
-        + ")?(?:mistake|error)" + _END
+        + ")?(?:mistake|error|disaster|catastrophe)" + _END
         # "a dead end" (dead-end), a (death) trap, a death sentence or a no-go, with a, the or no article, not
         # joined to a word by a hyphen: "UP, a dead end as it may seem" concedes it, "UP is trap-free" is UP.
         + r"|(?:(?:an?|the)" + _SP + ")?(?:dead(?:" + _SP + "|-)end|(?:death(?:" + _SP + "|-))?trap|death(?:"
         + _SP + "|-)sentence|no(?:" + _SP + "|-)go)" + _END + _UNJOINED + r"|(?:(?:an?|the)" + _SP + ")?"
         + _SURELY_BEFORE + r"(?:bad|wrong|incorrect|"
         r"false|invalid|illegal|unsafe|fatal|deadly|lethal|dangerous|risky|suicidal|suicide|terrible|losing|"
-        r"impossible|poor|unwise|worst|blocked)" + _MOVE_NOUN
+        r"impossible|poor|unwise|disastrous|catastrophic|" + _GAME_ENDING + "|worst|blocked)" + _MOVE_NOUN
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
         + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))")
 # "not an option" (a viable option) is said of a move: "UP is not an option" as "UP is not allowed".

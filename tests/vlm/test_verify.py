@@ -3091,3 +3091,18 @@ def test_a_square_bracket_or_not_wise_is_a_verdict_as_a_round_bracket_or_not_saf
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
     for reply in ("UP [safe]", "UP [not fatal]", "UP is wise", "UP is not unwise", "UP [wrongly drawn]"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_a_disastrous_or_game_ending_move_is_taken_back() -> None:
+    """"UP would be disastrous", "UP is catastrophic", "UP is game-ending", "UP would be a disaster" were
+    credited as UP: the words were in no closed list of verdicts. They are now, bare and before a move noun;
+    negated, or said of something else, they keep UP."""
+    for reply in ("UP would be disastrous", "UP is catastrophic", "UP is game-ending", "UP is game ending",
+                  "UP is a game-ending move", "UP is a disastrous move", "UP would be a disaster",
+                  "UP - catastrophic", "UP, which would be a catastrophe"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP is not disastrous", "UP is not game-ending", "UP avoids a disaster",
+                  "UP is not a disaster"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP", "DOWN is game-ending"), one_fatal)["accuracy"] == 1.0
