@@ -46,6 +46,17 @@ def named_files(entries: dict[str, str]) -> set[str]:
     return named
 
 
+def described(entries: dict[str, str]) -> set[str]:
+    """The paths the block describes: each entry with a description, and each file a folder's description
+    names in that folder (the task modules, the cartridge's files). A path only mentioned elsewhere (docs/
+    naming scripts/plot_curve.py) or a bare name with no description has no line saying what it is for."""
+    paths = {path for path, description in entries.items() if description}
+    for path, description in entries.items():
+        if path.endswith("/"):
+            paths.update(path + name for name in NAME.findall(description) if "/" not in name)
+    return paths
+
+
 def holds_code(module: Path) -> bool:
     """Whether a module defines anything (an ``__init__.py`` holding only a docstring does not)."""
     tree = ast.parse(module.read_text(encoding="utf-8"))
@@ -53,8 +64,9 @@ def holds_code(module: Path) -> bool:
 
 
 def test_layout_names_each_module_and_only_files_that_exist():
-    named = named_files(layout((ROOT / "README.md").read_text(encoding="utf-8")))
-    gone = sorted(p for p in named if not (ROOT / p).exists())
+    entries = layout((ROOT / "README.md").read_text(encoding="utf-8"))
+    gone = sorted(p for p in named_files(entries) if not (ROOT / p).exists())
+    named = described(entries)
     modules = (m for package in PACKAGES for m in (ROOT / package).rglob("*.py"))
     unnamed = sorted(
         path
@@ -75,3 +87,9 @@ def test_layout_reads_nested_entries_and_names_in_a_folders_description():
     assert list(entries) == ["a/", "a/b.py", "a/c/", "a/c/f.py", "g/"]
     assert entries["a/c/"] == "two: d.py and scripts/e.py"
     assert named_files(entries) == {*entries, "a/c/d.py", "scripts/e.py"}
+    assert described(entries) == {*entries, "a/c/d.py"}  # scripts/e.py is only mentioned
+
+
+def test_layout_counts_a_module_without_a_description_as_undescribed():
+    entries = layout("\n## Layout\n\n```\na/        package\n  b.py\n  c.py    one\n```\n")
+    assert described(entries) == {"a/", "a/c.py"}
