@@ -76,6 +76,17 @@ def _most_tasks(env: str, asked: int) -> int:
     return min(asked, len(drawn_families(task_module(env))))
 
 
+def rom_notices(metas: Iterable[dict[str, Any]]) -> list[str]:
+    """The notices of the Game Boy exports among ``metas`` (one export's, or a merged folder's), each once:
+    the not-redistributable warning of each user's ROM, else the test cartridge's note, whose "may be
+    shared" would be wrong beside a ROM's screens."""
+    from envs.gameboy.roms import is_test_cartridge
+
+    played = [meta for meta in metas if meta.get("rom_sha1")]
+    roms = [meta for meta in played if not is_test_cartridge(meta["rom_sha1"])]
+    return list(dict.fromkeys(map(_rom_notice, roms or played)))
+
+
 def _rom_notice(meta: dict[str, Any]) -> str:
     """The not-redistributable warning for a Game Boy export, unless it was played on the project's own
     cartridge; the game is named by its env and cartridge, without guessing whose it is."""
@@ -422,8 +433,8 @@ def render_card(meta: dict[str, Any], splits: dict[str, list[dict[str, Any]]],
              "task_categories:", "- visual-question-answering" if total else "- reinforcement-learning",
              "tags:", "- games", "- reinforcement-learning", "- depthfirst"]
     lines += [*yaml_configs(splits, digest, traj_digest), "---", "", f"# depthfirst {env}: {title}", ""]
-    if meta.get("rom_sha1"):  # a Game Boy game: screens of the user's ROM
-        lines += [_rom_notice(meta), ""]
+    for notice in rom_notices([meta]):  # a Game Boy game: screens of the user's ROM
+        lines += [notice, ""]
     made = (f"{plural(counts['episodes_kept'], 'episode')} ({plural(counts['steps'], 'step')}) of a trained "
             f"`{env}` specialist ({policy['algorithm']}, `{policy['preset']}` preset, "
             f"{policy['parameters']:,} parameters, {policy['num_timesteps']:,} training steps)")

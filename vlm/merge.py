@@ -42,6 +42,7 @@ from vlm.card import (
     length_setting,
     longest_prompts,
     records_digest,
+    rom_notices,
     train_and_validate,
     yaml_configs,
 )
@@ -610,6 +611,8 @@ def render_card(p: Plan, s: dict[str, Any], digest: str) -> str:
              "- visual-question-answering", "tags:", "- games", "- depthfirst",
              *yaml_configs(counts, digest, ""), "---", "",
              f"# depthfirst: {games} put together", "",
+             # the Game Boy exports' screens come with their records: so does what their cards say of them
+             *(line for notice in rom_notices(src.meta for src in p.sources) for line in (notice, "")),
              f"{plural(sum(counts.values()), 'task record')} of {plural(len(p.sources), 'export')}, "
              f"{MERGED_BY}; each export's own card (`README.md` in its folder) "
              "says how it was made. `datasets.load_dataset(<this folder>)` reads the records as the splits "

@@ -1252,3 +1252,29 @@ def test_an_empty_split_file_adds_no_blank_line_to_the_merged_one(tmp_path, caps
     out = tmp_path / "mixed"
     assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
     assert (out / "val.jsonl").read_text() == (exports[1] / "val.jsonl").read_text()
+
+
+@pytest.mark.parametrize("roms, notice", [
+    (["cartridge", "cartridge"], "> The frames come from depthfirst's own test cartridge"),
+    (["red", "cartridge"], "> **Warning: not redistributable.** The frames and images in this dataset are "
+                           "screens of Pokémon Red"),
+], ids=["cartridge", "rom"])
+def test_the_merged_card_keeps_the_game_boy_exports_rom_notice(roms, notice, tmp_path, capsys):
+    """A Game Boy export's card says whether its screens may be shared (the test cartridge's) or not (the
+    user's ROM's): the merged card, whose folder holds those screens, said neither. The cartridge's "may be
+    shared" is left out beside a ROM's screens, whose warning covers the whole folder."""
+    from envs.gameboy.roms import POKEMON_RED_ROMS, test_cartridge_sha1
+
+    sha1s = {"red": next(iter(POKEMON_RED_ROMS)), "cartridge": test_cartridge_sha1()}
+    exports = [hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})]
+    for k, rom in enumerate(roms):
+        export = hand_export(tmp_path / f"pokemon{k}", "pokemon_red", {"train": [f"pokemon_red-{k}"]})
+        meta_file = export / "trajectories" / "meta.json"
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "rom_sha1": sha1s[rom], "env_kwargs": {}}))
+        exports.append(export)
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    notices = [line for line in card.splitlines() if line.startswith("> ")]
+    assert len(notices) == 1 and notices[0].startswith(notice), card
