@@ -151,10 +151,13 @@ def check_options(env: str, env_kwargs: dict, typed: Collection[str] = (), worke
 def rom_flag_named(error: RomError, flag: str, rom: Any) -> Exception:
     """``error``, a ROM refused (not a Game Boy ROM, cut short, missing), as a ``ValueError`` whose first
     line, the one that starts ``error:``, names ``flag`` (``--rom``) to change, its explanation kept below:
-    the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``)
-    or PyBoy is missing (``PyBoyMissingError``: no ROM fixes that). ``rom``: the ROM's path, as the game
-    got it, whose own " --" (``/data/old --roms/x.gb``) is no flag."""
-    first = str(error).partition("\n")[0]
+    the game names the file only. Left as it is where that line names a flag already (``--game``, ``--rom``;
+    not the hint of a state given as the ROM, ``STATE_AS_ROM``) or PyBoy is missing (``PyBoyMissingError``:
+    no ROM fixes that). ``rom``: the ROM's path, as the game got it, whose own " --" (``/data/old
+    --roms/x.gb``) is no flag."""
+    from envs.gameboy.roms import STATE_AS_ROM
+
+    first = str(error).partition("\n")[0].replace(STATE_AS_ROM, "")  # a hint, not the flag to change
     if isinstance(rom, str) and rom:
         first = first.replace(rom, "")
     if isinstance(error, ImportError) or re.search(r"(^|\s)--\w", first):  # a flag, not a path's "--"

@@ -198,6 +198,10 @@ _ARCHIVES = ((b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (b"7z\xbc\xaf\x27\x
              (b"\x1f\x8b", "gzip"), (b"Rar!\x1a\x07", "RAR"))
 
 
+# A hint naming flags, not the flag to change: a script still names --rom (agents.preflight.rom_flag_named).
+STATE_AS_ROM = "(the --state, given as --rom?)"
+
+
 def not_a_rom(data: bytes) -> str | None:
     """Why ``data`` cannot be a Game Boy ROM PyBoy runs (what PyBoy itself checks, and a file shorter
     than its header's ROM size), or None. An archive is named as one: "not a whole number of 16 KiB banks"
@@ -209,7 +213,7 @@ def not_a_rom(data: bytes) -> str | None:
     if kind is not None:
         return f"a {kind} archive, not the ROM in it: extract the .gb file from it and give that"
     if saved_state(data):  # --rom and --state swapped: "copy your dump again" would not help
-        return "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
+        return f"a saved PyBoy state, not a ROM {STATE_AS_ROM}"
     if is_state_record(data):  # start.state.json, where a shell's completion stops: no dump to copy again
         return ("the ROM record of a start state (the .json the scripts write beside it), not a ROM: give "
                 "the ROM itself")

@@ -213,6 +213,31 @@ def test_the_rom_given_as_state_names_state_alone_to_change(scripts, tmp_path, c
     assert not run.exists()
 
 
+def test_a_state_given_as_rom_names_rom_to_change(scripts, tmp_path, capsys):
+    """--rom STATE (the state's path given to both flags): its first line ended without "(change --rom)",
+    which every other ROM refusal gives, because its own hint "(the --state, given as --rom?)" was taken for
+    a line naming its flag already."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy.core import new_pyboy, save_emulator
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        state = tmp_path / "start.state"
+        state.write_bytes(save_emulator(pb))
+    finally:
+        pb.stop(save=False)
+    run = tmp_path / "run"
+    for rom, flag in ((["--rom", str(state)], "--rom"),
+                      (["--set", f"env_kwargs.rom={state}"], "--set env_kwargs.rom")):
+        argv = ["--env", "pokemon_red", *rom, "--state", "none", "--run-dir", str(run), *TINY]
+        assert scripts.train_ppo.main(argv) == 2
+        first = capsys.readouterr().err.partition("\n")[0]
+        assert first == (f"error: pokemon_red: {state} is not a Game Boy ROM: a saved PyBoy state, not a ROM "
+                         f"(the --state, given as --rom?) (change {flag})."), first
+    assert not run.exists()
+
+
 def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys, monkeypatch):
     pytest.importorskip("pyboy")
     from envs.gameboy.roms import TEST_CARTRIDGE
