@@ -124,23 +124,38 @@ def load_records(path: Path | str) -> list[TaskRecord]:
         own = _export_split(path) if path.exists() else None
         if own is None:
             raise
-        raise ScoringError(f"split {path} is a trainer format's file or folder of the export {own.parent}, "
-                           f"not its task records: give the export's split, {own}") from None
+        kind = "export" if (own.parent / "trajectories" / "meta.json").is_file() else "merged folder"
+        raise ScoringError(f"split {path} is a trainer format's file or folder of the {kind} {own.parent}, "
+                           f"not its task records: give the {kind}'s split, {own}") from None
 
 
 def _export_split(path: Path) -> Path | None:
-    """The export's own split file where ``path`` is in one of its trainer formats' folders
-    (llamafactory/test.json, swift/test_rl.jsonl, verl/val.parquet, trl/, trl/validation/): those hold
-    the trainer's layout, which names no verifier; the file's split, else test. None elsewhere."""
+    """The export's (or merged folder's) own split file where ``path`` is in one of its trainer formats'
+    folders (llamafactory/test.json, swift/test_rl.jsonl, verl/val.parquet, trl/, trl/validation/): those
+    hold the trainer's layout, which names no verifier; the file's split, else test. None elsewhere."""
     from vlm.formats import FORMATS, HF_SPLIT  # pyarrow: only on this error's path
 
     splits = {**{hf: ours for ours, hf in HF_SPLIT.items()}, **{ours: ours for ours in HF_SPLIT}}
+    name = path.name.split(".")[0].removesuffix("_rl")
+    # A merged folder's LLaMA-Factory file is named by its entry: depthfirst_<game>_<split>[_<export>]
+    words = [name, *name.split("_")[1:]] if name.startswith("depthfirst_") else [name]
+    split = next((splits[word] for word in words if word in splits), "test")
     for root in (path.parent, path.parent.parent):
         top = path.relative_to(root).parts[:1]  # none for / itself
-        if top and top[0] in FORMATS and (root / "trajectories" / "meta.json").is_file():
-            own = root / f"{splits.get(path.name.split('.')[0].removesuffix('_rl'), 'test')}.jsonl"
+        if top and top[0] in FORMATS and ((root / "trajectories" / "meta.json").is_file() or _merged(root)):
+            own = root / f"{split}.jsonl"
             return own if own.is_file() else None
     return None
+
+
+def _merged(root: Path) -> bool:
+    """Whether ``root`` is a folder merge_exports.py wrote (its card says so): it has no meta.json."""
+    from vlm.merge import MERGED_BY
+
+    try:
+        return MERGED_BY in (root / "README.md").read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return False
 
 
 def _load_records(path: Path) -> list[TaskRecord]:

@@ -1278,3 +1278,22 @@ def test_the_merged_card_keeps_the_game_boy_exports_rom_notice(roms, notice, tmp
     card = (out / "README.md").read_text(encoding="utf-8")
     notices = [line for line in card.splitlines() if line.startswith("> ")]
     assert len(notices) == 1 and notices[0].startswith(notice), card
+
+
+def test_a_merged_folder_s_trainer_file_given_as_the_split_names_its_split(tmp_path, capsys):
+    """score_predictions.py names an export's trainer file given as the split, with the split to give; a
+    merged folder's said only "line 1: not JSON (Expecting value: ...)" or "not UTF-8 text", as it has no
+    trajectories/meta.json, and its LLaMA-Factory files are named by their entries."""
+    table = pa.table({"problem": ["p"], "answer": ["UP"]})
+    exports = [with_llamafactory(hand_export(tmp_path / name, "snake", {"train": [f"{name}-1"]}, table),
+                                 "snake") for name in ("snake", "snake2")]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    (tmp_path / "preds.jsonl").write_text(json.dumps({"id": "snake-1", "response": "UP"}) + "\n")
+    score = load_script("score_predictions")
+    for given in ("llamafactory/depthfirst_snake_train_snake2.json", "easyr1/train.parquet"):
+        assert score.main([str(out / given), str(tmp_path / "preds.jsonl")]) == 2
+        err = capsys.readouterr().err
+        assert err == (f"error: split {out / given} is a trainer format's file or folder of the merged "
+                       f"folder {out}, not its task records: give the merged folder's split, "
+                       f"{out / 'train.jsonl'}\n")
