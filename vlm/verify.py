@@ -94,7 +94,9 @@ into the wall", "UP would definitely crash", "UP kills the snake", "UP leads to 
 "UP means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN
 is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not
 blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb
-phrase is no verdict ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't
+phrase is no verdict, nor is one said for, to or by the other snake (blue, the opponent, enemy, rival: "UP is
+lethal for blue", "UP would be a disaster for the opponent") ("UP would hit the apple", "UP would kill the
+other snake", "UP could crash", "UP won't
 kill the snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
 prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). An adverb of
 certainty, speed, degree or addition (``_ADVERB``: definitely, surely, certainly, clearly, obviously,
@@ -387,6 +389,10 @@ _GAME_OVER = r"game(?:" + _SP + "|-)over"
 # causes a crash-free path", "UP means a **crash**-free path" are UP.
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
 _GAME_ENDING = r"game(?:-|" + _SP + ")ending"
+# A verdict said for (to, by) the other snake is none on the move: in Duel Snake a move "lethal for blue" or
+# "a disaster for the opponent" kills the other snake, a good move ("UP would kill the other snake" keeps UP).
+_FOR_OTHER = (r"(?!" + _SP + "(?:for|to|by)" + _SP + "(?:(?:the|our|your|its|my)" + _SP
+              + ")?(?:blue|opponent|enemy|rival|other)" + _END + ")")
 _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
         r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide|(?:(?:best|"
         r"better)" + _SP + ")?avoided|out" + _SP + "of" + _SP + "(?:the" + _SP + "question|bounds))" + _END
@@ -406,7 +412,7 @@ _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|
         r"false|invalid|illegal|unsafe|fatal|deadly|lethal|dangerous|risky|suicidal|suicide|terrible|losing|"
         r"impossible|poor|unwise|disastrous|catastrophic|" + _GAME_ENDING + "|worst|blocked)" + _MOVE_NOUN
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
-        + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))")
+        + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))" + _FOR_OTHER)
 # "not an option" (a viable option) is said of a move: "UP is not an option" as "UP is not allowed".
 _NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible|viable|recommended|advisable|wise)" + _END
              + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|valid|legal|right|correct|true|allowed|possible|"
@@ -447,6 +453,7 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
             + ")?" + _DEATH + "|(?:a" + _SP + ")?" + _GAME_OVER + "|(?:an?|the)"
             + _SP + "(?:(?:certain|instant|immediate)" + _SP + ")?(?:crash|collision)|" + _BARE_CRASH
             + "|(?:a|the)" + _SP + "loss(?=" + _EM + _CLAUSE_END + "))" + _END + _UNJOINED + _AVOIDED
+            + _FOR_OTHER
             + "|(?:" + kill + ")" + _SP + own
             + "|(?:" + hit + ")" + _SP + "(?:(?:(?:the|a)" + _SP + ")?(?:wall|boundary|border|edge)|itself|"
             + "its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END

@@ -3106,3 +3106,26 @@ def test_a_disastrous_or_game_ending_move_is_taken_back() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     assert verify(snake_reply("UP", "DOWN is game-ending"), one_fatal)["accuracy"] == 1.0
+
+
+def test_a_verdict_said_of_the_other_snake_keeps_the_answer() -> None:
+    """"UP is lethal for blue", "UP would be a disaster for the opponent", "UP is a death trap for the blue
+    snake" lost their credit when the new verdict words came in: a Duel Snake move that kills the other snake
+    is a good one, and a verdict said for (to, by) the other snake (blue, the opponent, the enemy, the rival,
+    the other one) is none on the move, as "UP would kill the other snake" is none. Said of the player's
+    snake, or with no one named, it takes the move back still."""
+    for reply in ("UP is lethal for blue", "UP is a trap for blue", "UP would be disastrous for the opponent",
+                  "UP would be a disaster for the blue snake", "UP, which is lethal for blue",
+                  "UP - that's catastrophic for the opponent", "UP'd be game-ending for blue",
+                  "UP is very dangerous for blue", "UP is a death trap for the blue snake",
+                  "UP is a no-go for the enemy", "UP is deadly to the other snake",
+                  "UP is **fatal** for blue",
+                  "UP means certain death for blue", "UP would lead to a crash for the rival snake"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP is lethal for blue", "DOWN"), duel)["accuracy"] == 1.0
+    for reply in ("UP is lethal", "UP is lethal for us", "UP is lethal for our snake",
+                  "UP would be a disaster for the snake", "UP is a trap for me", "UP means death for us",
+                  "UP is very dangerous for the green snake"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
