@@ -74,7 +74,8 @@ a valid move", "not the right direction"), or an option or a viable option ("UP 
 will ('d, 'll, 's gonna after which, that, this or the word: "UP'll crash"), maybe with an adverb (below),
 with a fatal verb, crash, die, collide or go out of bounds, kill with the (our, my, your) snake, itself, us,
 me, you or it, or hit, bite, eat or run (go, move, head, lead, steer; straight or directly) into with the, a
-or no wall (boundary, border, edge), itself or its (own) body/tail, or cause or make the (our, my, your)
+or no wall (boundary, border, edge; not hyphened to a word, nor the edge's row, column, cell or lane: "UP
+moves into the edge column" is UP), itself or its (own) body/tail, or cause or make the (our, my, your)
 snake, itself, us, me, you or it (to) crash, die or collide, or lead to, result in, cause or mean the snake
 (itself, us, ...) dying, crashing or colliding, or (its, our, the snake's; certain, instant, immediate) death,
 (a) game over, a (an, the; certain, instant or immediate) crash or collision (no article where it ends its
@@ -440,6 +441,12 @@ _AT_ONCE = (r"(?:" + _SP + "(?:immediately|instantly|at" + _SP + "once|outright|
             + "(?:(?:the|our|my|your)" + _SP + "snake|us|me|you|it))" + _END + ")?")
 
 
+# The board's edge (border, boundary) row, column, cell or lane is cells inside the board, no wall: "UP moves
+# into the edge column" is UP, where "UP runs into the wall cell" is none.
+_EDGE_CELLS = (r"(?:(?<=wall)|(?!" + _SP + "(?:rows?|columns?|cells?|lanes?|tiles?|squares?|lines?)" + _END
+               + "))")
+
+
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str, make: str) -> str:
     """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
     "lead to|result in|cause|mean", "get", "end", "lose", "cause|make")."""
@@ -455,8 +462,8 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
             + "|(?:a|the)" + _SP + "loss(?=" + _EM + _CLAUSE_END + "))" + _END + _UNJOINED + _AVOIDED
             + _FOR_OTHER
             + "|(?:" + kill + ")" + _SP + own
-            + "|(?:" + hit + ")" + _SP + "(?:(?:(?:the|a)" + _SP + ")?(?:wall|boundary|border|edge)|itself|"
-            + "its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
+            + "|(?:" + hit + ")" + _SP + "(?:(?:(?:the|a)" + _SP + ")?(?:wall|boundary|border|edge)" + _END
+            + _UNJOINED + _EDGE_CELLS + "|itself|its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
             # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP.
             + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game|(?:" + lose + ")(?:" + _SP + "the" + _SP
             + "game)?)" + _AT_ONCE + _EM + _CLAUSE_END + ")")

@@ -3129,3 +3129,17 @@ def test_a_verdict_said_of_the_other_snake_keeps_the_answer() -> None:
                   "UP is very dangerous for the green snake"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
 
+
+def test_a_move_into_the_edge_row_or_a_wall_side_lane_keeps_the_answer() -> None:
+    """"UP moves into the edge column", "UP goes into the border row", "UP heads into the wall-side lane"
+    lost their credit when verbs of motion into a wall, edge or border came in: the board's edge row (column,
+    cell, lane) is cells inside the board, and a word hyphened to the wall is another word. Into the edge,
+    border or wall itself takes the move back still."""
+    for reply in ("UP moves into the edge column", "UP goes into the border row, which is free",
+                  "UP heads into the wall-side lane", "UP runs into the wall-adjacent free cell",
+                  "UP moves into the edge cell", "UP goes into the edge lane safely"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+    for reply in ("UP moves into the edge", "UP runs into the wall on the left", "UP goes into the border.",
+                  "UP would hit the edge of the board", "UP runs into the wall cell",
+                  "UP hits the wall - dies"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
