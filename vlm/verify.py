@@ -95,10 +95,10 @@ into the wall", "UP would definitely crash", "UP kills the snake", "UP leads to 
 "UP means death", "UP gets killed" are none, except in a worst answer, which asks for the fatal moves ("DOWN
 is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name DOWN there). "UP is not
 blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb
-phrase is no verdict, nor is one said for, to or by the other snake (blue, the opponent, enemy, rival: "UP is
-lethal for blue", "UP would be a disaster for the opponent") ("UP would hit the apple", "UP would kill the
-other snake", "UP could crash", "UP won't
-kill the snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
+phrase is no verdict, nor is one said for, to or by the other snake (blue, the opponent, enemy, rival, the
+other snake, one or player; not "other" alone: "UP is lethal for blue", "UP would be a disaster for the
+opponent") ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the
+snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
 prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). An adverb of
 certainty, speed, degree or addition (``_ADVERB``: definitely, surely, certainly, clearly, obviously,
 absolutely, almost or most certainly, almost surely, immediately, instantly, very, extremely, highly, really,
@@ -392,8 +392,9 @@ _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
 _GAME_ENDING = r"game(?:-|" + _SP + ")ending"
 # A verdict said for (to, by) the other snake is none on the move: in Duel Snake a move "lethal for blue" or
 # "a disaster for the opponent" kills the other snake, a good move ("UP would kill the other snake" keeps UP).
+# "other" alone is no snake: "UP is a mistake for other reasons".
 _FOR_OTHER = (r"(?!" + _SP + "(?:for|to|by)" + _SP + "(?:(?:the|our|your|its|my)" + _SP
-              + ")?(?:blue|opponent|enemy|rival|other)" + _END + ")")
+              + ")?(?:blue|opponent|enemy|rival|other" + _SP + "(?:snake|one|player))" + _END + ")")
 _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
         r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide|(?:(?:best|"
         r"better)" + _SP + ")?avoided|out" + _SP + "of" + _SP + "(?:the" + _SP + "question|bounds))" + _END

@@ -3143,3 +3143,15 @@ def test_a_move_into_the_edge_row_or_a_wall_side_lane_keeps_the_answer() -> None
                   "UP would hit the edge of the board", "UP runs into the wall cell",
                   "UP hits the wall - dies"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_other_alone_names_no_other_snake() -> None:
+    """"UP is a mistake for other reasons", "UP is fatal for other moves' sake" were credited as UP: "for
+    other" was read as said for the other snake. The other snake is named (the other snake, one or player);
+    "other" alone keeps the verdict on the move."""
+    for reply in ("UP is a mistake for other reasons", "UP is fatal for other moves' sake",
+                  "UP is deadly to other parts of the board", "UP means death for other reasons"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    for reply in ("UP is lethal for the other snake", "UP is a trap for the other one",
+                  "UP is deadly to the other player"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
