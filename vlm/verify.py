@@ -115,8 +115,9 @@ UP); so does either verdict alone ("not" for "is not") past such a mark, dash or
 clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
 "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
 Dangerous? Not really" keep UP), and so does a fatal verb in the present or a bare crash or collision
-(``_BARE_CRASH``) past one ("UP → dies", "UP - hits the wall", "UP: crash" are none; "UP: collision-free" is
-UP).
+(``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP: crash" are
+none; "UP: collision-free" is UP; after an option letter, a number or a cell it is the answer's outcome: "B →
+dies" is B).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -496,17 +497,28 @@ _FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills",
 # An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")"
 _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + ")"
-_REJECTED = re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
-                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
-                       + _CONTRACTING + r"(?="
-                       + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
-                       + _CONTRACTED + _AT + _FATAL + ")|"
-                       + _POINTED
-                       + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
-                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
-                       + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + "|" + _SEP + _EM
-                       + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + "))",
-                       re.IGNORECASE)
+# A fatal outcome alone past a mark ("UP → dies", "UP - hits the wall", "UP: crash") is a verdict only where
+# the answer is a move (_REJECTED_MOVE): after an option letter, a number or a cell it is what the answer
+# says happens ("B → dies" names Duel Snake's outcome "Only your snake has died"; ``_affirmed``).
+_OUTCOME = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")"
+
+
+def _rejected(outcome: str) -> re.Pattern[str]:
+    """The verdicts on the move (above), with ``outcome`` as one more after a mark."""
+    return re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
+                      + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
+                      + _CONTRACTING + r"(?="
+                      + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
+                      + _CONTRACTED + _AT + _FATAL + ")|"
+                      + _POINTED
+                      + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
+                      + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
+                      + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + outcome + ")",
+                      re.IGNORECASE)
+
+
+_REJECTED = _rejected("")
+_REJECTED_MOVE = _rejected(_OUTCOME)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -637,12 +649,13 @@ def _normalised(text: str) -> str:
     return " ".join(_strip_wrapping(text).split()).casefold()
 
 
-def _affirmed(text: str, asks_bad: bool = False) -> str:
+def _affirmed(text: str, asks_bad: bool = False, move: bool = False) -> str:
     """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``, and ``_REJECTED`` unless
-    the question ``asks_bad``): a reply names an answer only where this reads the same answer from it as
-    ``text`` does."""
-    text = _DENIED.sub(" ", text if asks_bad else _REJECTED.sub(" ", text))
-    return _NEGATION.sub(" ", text)
+    the question ``asks_bad``, ``_REJECTED_MOVE`` where the answer is a ``move``): a reply names an answer
+    only where this reads the same answer from it as ``text`` does."""
+    if not asks_bad:
+        text = (_REJECTED_MOVE if move else _REJECTED).sub(" ", text)
+    return _NEGATION.sub(" ", _DENIED.sub(" ", text))
 
 
 def _words(text: str, signed: bool) -> list[str]:
@@ -656,7 +669,7 @@ def _one_choice(text: str, choices: list[str]) -> str | None:
     button a; button b counts as any word. The word start counts only as the button (``_VERB_START``):
     the verb in "Start by going up" is none."""
     named = _choice_named(text, choices)
-    return named if named == _choice_named(_affirmed(text), choices) else None
+    return named if named == _choice_named(_affirmed(text, move=True), choices) else None
 
 
 def _choice_named(text: str, choices: list[str]) -> str | None:
@@ -905,7 +918,7 @@ def _snake_moves(content: str | None, moves: list[str], worst: bool = False) -> 
     if content is None or len(content) > MAX_ANSWER_CHARS:
         return None
     named = _moves_named(content, moves)
-    return named if named == _moves_named(_affirmed(content, worst), moves) else None
+    return named if named == _moves_named(_affirmed(content, worst, move=True), moves) else None
 
 
 def _moves_named(content: str, moves: list[str]) -> set[str] | None:

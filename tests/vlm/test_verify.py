@@ -3155,3 +3155,32 @@ def test_other_alone_names_no_other_snake() -> None:
     for reply in ("UP is lethal for the other snake", "UP is a trap for the other one",
                   "UP is deadly to the other player"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+
+
+def test_an_outcome_after_an_option_letter_or_a_number_describes_it() -> None:
+    """Duel Snake's outcome question ("Only your snake has died" is B, "Both snakes have died" D): "B → dies",
+    "B (crash)", "D: crash", "D - collision" scored 0, as did "2 → dies" for a count: a fatal outcome alone
+    after a mark, arrow or bracket, read as a verdict on the move, took the letter or the number back, where
+    no option, count or cell is a move and the outcome is the answer's own. That outcome is read only where
+    the answer is a move; a verdict on the answer ("B is wrong", "B → wrong") and a negation ("Not B") still
+    take it back, and "UP → dies", "UP (crash)" are still none."""
+    outcomes = ["Both snakes are alive", "Only your snake has died", "Only the blue snake has died",
+                "Both snakes have died"]
+    only_you = record({"rule": "choice", "options": outcomes, "answer": "B"})
+    both = record({"rule": "choice", "options": outcomes, "answer": "D"})
+    for reply in ("B → dies", "B - crashes into the wall", "B (crash)", "B: collision with the wall",
+                  "B [dies]", "B (dies on round 2)", "Option B → crash"):
+        assert verify(wrap(reply), only_you)["accuracy"] == 1.0, reply
+    for reply in ("D - collision", "D: crash", "D → crash into each other"):
+        assert verify(wrap(reply), both)["accuracy"] == 1.0, reply
+    count = record({"rule": "integer", "value": 2})
+    for reply in ("2 → dies", "2 - crash into walls", "2 (collision with the wall)"):
+        assert verify(wrap(reply), count)["accuracy"] == 1.0, reply
+    assert verify(wrap("(3, 4) - crash"), record(COORD))["accuracy"] == 1.0
+    for reply in ("B is wrong", "B → wrong", "Not B", "B, not D", "B (not correct)", "B is the wrong choice"):
+        assert verify(wrap(reply), only_you)["accuracy"] == 0.0, reply
+    for reply in ("UP → dies", "UP (crash)", "UP - hits the wall", "UP: collision with the wall"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP → dies", "DOWN"), one_fatal)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "DOWN → dies"), one_fatal)["accuracy"] == 1.0
