@@ -116,8 +116,8 @@ clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fat
 "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
 Dangerous? Not really" keep UP), and so does a fatal verb in the present or a bare crash or collision
 (``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP: crash" are
-none; "UP: collision-free" is UP; after an option letter, a number or a cell it is the answer's outcome: "B →
-dies" is B).
+none; "UP: collision-free" is UP), as does death or game over alone past one; after an option letter, a number
+or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -497,14 +497,18 @@ _FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills",
 # An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")"
 _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + ")"
-# A fatal outcome alone past a mark ("UP → dies", "UP - hits the wall", "UP: crash") is a verdict only where
-# the answer is a move (_REJECTED_MOVE): after an option letter, a number or a cell it is what the answer
-# says happens ("B → dies" names Duel Snake's outcome "Only your snake has died"; ``_affirmed``).
-_OUTCOME = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")"
+# A fatal outcome alone past a mark ("UP → dies", "UP - hits the wall", "UP: crash", "UP → death", "UP (game
+# over)") is a verdict only where the answer is a move (_REJECTED_MOVE): after an option letter, a number or a
+# cell it is what the answer says happens ("B → dies", "D → game over" name Duel Snake's outcomes "Only your
+# snake has died", "Both snakes have died"; ``_affirmed``).
+_DEATH_ALONE = "(?:" + _DEATH + "|" + _GAME_OVER + ")" + _END
 
 
-def _rejected(outcome: str) -> re.Pattern[str]:
-    """The verdicts on the move (above), with ``outcome`` as one more after a mark."""
+def _rejected(move: bool) -> re.Pattern[str]:
+    """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
+    ``move``."""
+    alone = _BAD if move else "(?!" + _DEATH_ALONE + ")" + _BAD
+    outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     return re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
@@ -513,12 +517,12 @@ def _rejected(outcome: str) -> re.Pattern[str]:
                       + _POINTED
                       + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
-                      + r"(?:not" + _SP + _NOT_GOOD + "|" + _BAD + ")" + _EM + _CLAUSE_END + outcome + ")",
+                      + r"(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _EM + _CLAUSE_END + outcome + ")",
                       re.IGNORECASE)
 
 
-_REJECTED = _rejected("")
-_REJECTED_MOVE = _rejected(_OUTCOME)
+_REJECTED = _rejected(False)
+_REJECTED_MOVE = _rejected(True)
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 

@@ -3184,3 +3184,23 @@ def test_an_outcome_after_an_option_letter_or_a_number_describes_it() -> None:
     one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     assert verify(snake_reply("UP → dies", "DOWN"), one_fatal)["accuracy"] == 0.0
     assert verify(snake_reply("UP", "DOWN → dies"), one_fatal)["accuracy"] == 1.0
+
+
+def test_death_or_game_over_after_an_option_letter_describes_it() -> None:
+    """"D → death", "D → game over", "B = death", "B (game over)" scored 0 on Duel Snake's outcome question
+    ("Only your snake has died" is B, "Both snakes have died" D): death or game over alone after a mark was
+    read as a verdict on the move after any answer, and the new arrow and equals marks read more of them.
+    After an option letter, a number or a cell it is the answer's outcome; after a move it still takes the
+    move back ("UP → death", "UP (game over)"), and any other verdict alone ("B → wrong") the letter."""
+    outcomes = ["Both snakes are alive", "Only your snake has died", "Only the blue snake has died",
+                "Both snakes have died"]
+    only_you = record({"rule": "choice", "options": outcomes, "answer": "B"})
+    both = record({"rule": "choice", "options": outcomes, "answer": "D"})
+    for reply in ("B = death", "B → game over", "B (game over)", "B: certain death"):
+        assert verify(wrap(reply), only_you)["accuracy"] == 1.0, reply
+    for reply in ("D → death", "D → game over", "D (game over)", "D: game-over"):
+        assert verify(wrap(reply), both)["accuracy"] == 1.0, reply
+    for reply in ("B → wrong", "B (bad choice)", "B: not correct"):
+        assert verify(wrap(reply), only_you)["accuracy"] == 0.0, reply
+    for reply in ("UP → death", "UP (game over)", "UP = certain death", "UP: game-over"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
