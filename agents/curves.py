@@ -68,7 +68,13 @@ def read_scalars(run: Path, tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
         if times:
             spans.append((min(times), max(times)))
     if not points:
-        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events; --tag takes one of: "
+        # Episode figures (SB3's ep_len_mean among them) come from the first rollout in which an episode
+        # ended: a run of long episodes on few boards logs rollouts without them.
+        early = (tag.startswith("rollout/") and tag != "rollout/video_score" and scalars
+                 and "rollout/ep_len_mean" not in scalars)
+        why = (" (no episode has ended in its logged rollouts yet: the episode figures come once one has; "
+               "train it further)" if early else "")
+        raise ValueError(f"{run}: no scalar {tag!r} in its TensorBoard events{why}; --tag takes one of: "
                          f"{', '.join(sorted(scalars)) or '(none logged yet)'}")
     steps = np.array([p[0] for p in points])
     values = np.array([p[1] for p in points])

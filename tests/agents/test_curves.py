@@ -225,6 +225,22 @@ def test_a_tag_not_logged_names_the_tags_that_were(tmp_path):
         read_scalars(tmp_path, TAG)
 
 
+def test_an_episode_figure_before_any_episode_ended_says_so(tmp_path):
+    # A tiny Sokoban hard run (200-step episodes, 128 steps a board) logs rollouts with no episode ended:
+    # the refusal listed time/sps and the video's score, not why rollout/score_mean was missing.
+    rollout = [scalar(1010.0, 512, 30.0, tag="time/sps"), scalar(1011.0, 512, 0.0, tag="rollout/video_score")]
+    write_events(tmp_path, "1000.host", 1000.0, rollout)
+    said = ("no scalar 'rollout/score_mean' in its TensorBoard events (no episode has ended in its logged "
+            "rollouts yet: the episode figures come once one has; train it further); --tag takes one of: "
+            "rollout/video_score, time/sps")
+    with pytest.raises(ValueError, match=re.escape(said) + "$"):
+        read_scalars(tmp_path, TAG)
+    # Episodes have ended: a tag the game does not log is no sign of too short a run.
+    write_events(tmp_path, "2000.host", 2000.0, [scalar(2010.0, 1024, 9.0, tag="rollout/ep_len_mean")])
+    with pytest.raises(ValueError, match=r"no scalar 'rollout/won_mean' in its TensorBoard events; --tag"):
+        read_scalars(tmp_path, "rollout/won_mean")
+
+
 def test_an_empty_event_file_is_passed_over(tmp_path):
     # A run stopped as its writer opened the file leaves it empty: it holds no session to count.
     write_events(tmp_path, "1000.host", 1000.0, [scalar(1060.0, 100, 1.0)])
