@@ -217,7 +217,9 @@ def evaluate(args: argparse.Namespace) -> int:
         # does another run's model at the same step replace this run's own (its files are named after it).
         step = f"eval-step{model.num_timesteps}{label}"
         tag = {"random": "eval-random", "sampled": f"{step}-stochastic", "argmax": step}[actions]
-        who = "random agent" if args.random else f"step {model.num_timesteps:,}"
+        # The sampled play's line says so: it read as the greedy one's, word for word
+        who = ("random agent" if args.random else f"step {model.num_timesteps:,}"
+               + (" (sampled actions)" if args.stochastic else ""))
         stem = out / (tag + cap_label(args))
         before = len(written)
         try:

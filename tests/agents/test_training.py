@@ -1485,6 +1485,16 @@ def test_sampled_actions_never_replace_the_greedy_evaluation(trained, scripts, c
     assert json.loads((trained / "eval-step512-stochastic.json").read_text()) == sampled
 
 
+def test_the_printed_line_of_sampled_actions_says_so(trained, scripts, capsys):
+    # `evaluate.py RUN --stochastic` printed "snake step 512, 3 episodes: ...", the greedy play's line word
+    # for word: two evaluations in one log could not be told apart (the random agent's line names it).
+    argv = [str(trained), "--episodes", "3", "--no-video"]
+    assert scripts.evaluate.main(argv) == 0
+    assert capsys.readouterr().out.startswith("snake step 512, 3 episodes: mean score ")
+    assert scripts.evaluate.main([*argv, "--stochastic"]) == 0
+    assert capsys.readouterr().out.startswith("snake step 512 (sampled actions), 3 episodes: mean score ")
+
+
 def test_max_steps_cuts_the_episodes_as_the_export_does_into_files_of_its_own(trained, scripts, capsys):
     # evaluate had no --max-steps: a capped export or comparison could not be checked against it.
     from agents.evaluation import run_episodes
