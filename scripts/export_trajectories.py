@@ -118,8 +118,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"test {recs['test']:,}), {images}, formats: {', '.join(summary['formats']) or 'none'}"
                 if any(recs.values()) else
                 f"{images}, trajectories only (no task records, so no trainer formats)")
+        sampled = ", sampled actions" if args.stochastic else ""  # the greedy line's, word for word, before
         print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes of "
-              f"{summary['checkpoint']} (step {summary['step']:,}), "
+              f"{summary['checkpoint']} (step {summary['step']:,}{sampled}), "
               f"{plural(summary['steps'], 'step')}, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")
               + f" in {summary['seconds']['total']:.1f} s")

@@ -2753,6 +2753,22 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
                                         "command": opts.command}
 
 
+def test_the_printed_summary_of_sampled_actions_says_so(capsys, monkeypatch):
+    # `export_trajectories.py RUN --stochastic` printed the greedy export's line word for word, as
+    # evaluate.py did: the card and meta.json said "sampled", the line a log keeps did not.
+    import vlm.export
+
+    summary = {"out": "/data/sokoban", "episodes_kept": 2, "episodes_played": 2, "checkpoint": "/r/model.zip",
+               "step": 3072, "steps": 240, "records": {"train": 480, "val": 0, "test": 0}, "images": 99,
+               "formats": [], "minari": None, "dropped": {}, "seconds": {"total": 1.0}}
+    monkeypatch.setattr(vlm.export, "export", lambda opts: summary)
+    line = "/data/sokoban: 2/2 episodes of /r/model.zip (step 3,072{}), 240 steps, "
+    assert export("RUN", "--out", "OUT", "--split", "1,0,0") == 0
+    assert capsys.readouterr().out.startswith(line.format(""))
+    assert export("RUN", "--out", "OUT", "--split", "1,0,0", "--stochastic") == 0
+    assert capsys.readouterr().out.startswith(line.format(", sampled actions"))
+
+
 @pytest.mark.parametrize("name, value", [("episodes", 7), ("formats", "trl"), ("workers", 3), ("seed", 5),
                                          ("tasks_per_state", 4), ("scale", 8), ("max_steps", 50),
                                          ("device", "cuda")])
