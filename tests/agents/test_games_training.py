@@ -288,12 +288,15 @@ def test_pokemon_red_on_the_test_cartridge_with_swarm(scripts, tmp_path, capsys,
     # --resume does not take. It says what to do instead, and deletes nothing.
     index = run / "archive" / "index.sqlite"
     index.write_bytes(b"junk" * 1024)
+    before = {f: f.read_bytes() for f in run.rglob("*") if f.is_file()}
+    assert sum(f.parent.name == "checkpoints" for f in before) >= 1  # something there to keep
     capsys.readouterr()
     assert scripts.train_ppo.main(["--resume", str(run), "--total-timesteps", "192", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert f"--resume {run}: its archive of milestone states {run / 'archive'} cannot be used" in err
     assert "move it aside" in err and "start a new run" in err and "give a folder" not in err
-    assert index.read_bytes() == b"junk" * 1024 and len(list((run / "checkpoints").iterdir())) >= 1
+    # every file as it was: the index, the checkpoints, config.yaml and command.txt (no refused command)
+    assert {f: f.read_bytes() for f in run.rglob("*") if f.is_file()} == before
 
 
 def test_a_checkpoint_of_the_other_game_boy_env_is_refused_naming_both(scripts, tmp_path, capsys):
