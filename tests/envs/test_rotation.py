@@ -401,6 +401,20 @@ def test_reset_difficulty_knobs():
     assert extents.max() - extents.min() < 0.25, extents
 
 
+def test_each_colour_name_is_the_hue_its_cubes_are_drawn_in():
+    # A task asks about a cube by COLOR_NAMES[k] and the picture paints it PALETTE[k]: with orange's and
+    # pink's entries swapped, every test passed while "the orange cube" was drawn pink.
+    import colorsys
+
+    hues = {"red": (345, 15), "orange": (15, 40), "yellow": (40, 70), "green": (90, 150), "cyan": (170, 200),
+            "blue": (200, 250), "purple": (250, 290), "pink": (300, 345)}  # degrees, red's past 360
+    assert sorted(COLOR_NAMES) == sorted(hues) and len(PALETTE) == len(COLOR_NAMES)
+    for name, rgb in zip(COLOR_NAMES, PALETTE.tolist(), strict=True):
+        hue = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))[0] * 360
+        low, high = hues[name]
+        assert (low <= hue < high) if low < high else (hue >= low or hue < high), (name, rgb, hue)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(min_cubes=2), "min_cubes must be between 3 and 8"), (dict(max_cubes=9), "max_cubes must be betw"),
     (dict(min_cubes=5, max_cubes=4), r"min_cubes \(5\) must not exceed max_cubes \(4\)"),
@@ -465,13 +479,19 @@ def test_views_match_exactly_when_solved():
 
 
 def test_render_shapes_and_dtypes():
-    s = fresh(1, seed=2).get_state(0)
+    game = fresh(1, seed=2)
+    s = game.get_state(0)
     for scale in (1, 6, 16):
         img = Rotation.render_state(s, scale)
         assert img.dtype == np.uint8 and img.shape == (8 * scale, 16 * scale + max(1, scale // 4), 3)
     pair = Rotation.render_state(s, S // 8)
     assert (pair[:, :S] == render_view(s, s["target_rotation"], S)).all()
     assert (pair[:, S] == 150).all()  # a grey divider, neither the background nor the black edges
+    # Both views are the observation's: the current one too (drawn with the inverse rotation, it passed),
+    # on a board whose rotation is not its own inverse.
+    assert INVERSE[s["rotation_index"]] != s["rotation_index"]
+    target, current = halves(observe(game)[0])
+    assert (pair[:, :S] == target).all() and (pair[:, S + 1:] == current).all()
     view = render_view({"cubes": s["cubes"], "colors": s["colors"]}, 5, 100)
     assert view.shape == (100, 100, 3) and view.dtype == np.uint8
     assert (view == render_view(s, ROTATIONS[5], 100)).all()
