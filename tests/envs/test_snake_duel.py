@@ -680,9 +680,34 @@ def test_render_shape_and_content():
                                                         state["snakes"][1]]}, scale=12)
     # The dead snake's head (its cell's centre lies on the cross) is marked; the living opponent is not.
     assert tuple(dead[2 * 12 + 6, 2 * 12 + 6]) == (0, 0, 0)
+    # A cross: both diagonals, corner to corner (one of them alone passed)
+    assert all(tuple(dead[2 * 12 + y, 2 * 12 + x]) == (0, 0, 0) for y in (0, 11) for x in (0, 11))
     assert (dead[7 * 12:8 * 12, 7 * 12:8 * 12] == img[7 * 12:8 * 12, 7 * 12:8 * 12]).all()
     assert tuple(img[7 * 12 + 6, 7 * 12 + 6]) == (120, 230, 255)  # the opponent's head: cyan, not yellow
+    # Each body fades from the neck to the tail, whose colour is the snake's tail colour (the fade drawn the
+    # other way round, the tail brightest, passed).
+    for (neck, tail), colour in ((([1, 2], [0, 2]), (25, 90, 40)), (([8, 7], [9, 7]), (25, 45, 110))):
+        neck_rgb, tail_rgb = (img[y * 12 + 6, x * 12 + 6].astype(int) for x, y in (neck, tail))
+        assert tuple(tail_rgb) == colour and neck_rgb.sum() > tail_rgb.sum(), (neck_rgb, tail_rgb)
     assert SnakeDuel.render_state(state, scale=1).shape == (10, 10, 3)
+
+
+def test_a_bodys_segments_are_joined_to_their_neighbours_with_board_showing_around_them():
+    # scale // 8 pixels of margin round each segment show the board, so two cells side by side that are no
+    # neighbours along the body read as two; a bridge fills the margin between neighbours.
+    scale, m = 16, 2
+    img = SnakeDuel.render_state(board(S0, "RIGHT", S1, "LEFT"), scale)
+
+    def pixel(x: float, y: float) -> tuple[int, ...]:
+        return tuple(int(v) for v in img[int(y * scale), int(x * scale)])
+
+    def board_at(x: int, y: int) -> tuple[int, ...]:  # an empty cell's, of the same checker colour
+        return pixel(4 - (x + y) % 2 + 0.5, 0.5)
+
+    neck = pixel(1.5, 2.5)
+    assert neck != board_at(1, 2) and pixel(1.5, 2) == pixel(1.5, 3 - 1 / scale) == board_at(1, 2)  # margins
+    assert pixel(2 - m / scale, 2.5) == pixel(2 + (m - 1) / scale, 2.5) == neck  # the head's joint
+    assert pixel(0, 2.5) == pixel(0, 2) == board_at(0, 2)  # the tail's far end: nothing joins it there
 
 
 @pytest.mark.parametrize("change, error", [
