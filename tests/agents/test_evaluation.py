@@ -550,15 +550,18 @@ def test_a_gif_loops_forever_and_holds_its_last_frame(tmp_path):
 
     from agents.evaluation import GIF_END_HOLD_MS, animated_gif
 
-    frames = np.zeros((4, 8, 8, 3), dtype=np.uint8)
-    for k in range(4):
-        frames[k, k] = 255  # each frame its own, so Pillow merges none
+    frames = np.full((4, 8, 8, 3), (24, 26, 33), dtype=np.uint8)  # Snake's board colour
+    for k, colour in enumerate([(230, 57, 70), (82, 196, 26), (40, 110, 230), (255, 214, 10)]):
+        frames[k, k] = colour  # each frame its own, so Pillow merges none
     gif = Image.open(io.BytesIO(animated_gif(frames)))
-    durations = []
+    durations, shown = [], []
     for k in range(gif.n_frames):
         gif.seek(k)
         durations.append(gif.info["duration"])
+        shown.append(np.asarray(gif.convert("RGB")))
     assert durations == [100, 100, 100, GIF_END_HOLD_MS] and gif.info["loop"] == 0
+    # The frames' own colours, in RGB order (five colours: the palette holds them exactly).
+    assert np.array_equal(np.stack(shown), frames)
     assert GIF_END_HOLD_MS == 1000  # animated_gif's docstring: the last frame is held for a second
 
 
