@@ -539,9 +539,18 @@ def test_long_snake_tail_is_visible():
 def test_render_any_scale():
     g = make_game("snake")
     g.reset(np.zeros(1, np.int64), seeds_from(0, 1))
+    s = g.get_state(0)
+    assert (s["body"], s["apple"], s["direction"]) == ([[6, 9], [5, 9], [4, 9]], [5, 3], "RIGHT")
     for scale in (1, 4, 16):
         img = g.render(0, scale)
         assert img.shape == (10 * scale, 10 * scale, 3) and img.dtype == np.uint8
+        # The colours the VLM tasks' prompts name (vlm/tasks/snake.py): a yellow head, the body green (the
+        # neck brightest), a red apple, on the board's dark colour (a head drawn in the neck's green passed).
+        # Each read mid-row, clear of grid lines, and the head's in its back half, clear of the eyes.
+        mid, back = scale // 2, scale // 4
+        read = [img[y * scale + mid, x * scale + dx].tolist() for x, y, dx in ((6, 9, back), (5, 9, mid),
+                                                                             (5, 3, mid), (0, 0, mid))]
+        assert read == [[255, 214, 10], [82, 196, 26], [230, 57, 70], [24, 26, 33]], scale
     env = make_env("snake", render_mode="rgb_array", render_scale=8)
     env.reset(seed=1)
     assert env.render().shape == (80, 80, 3)
