@@ -2144,3 +2144,49 @@ def test_the_other_model_offered_is_never_the_file_that_failed(tmp_path):
     with zipfile.ZipFile(newest, "w") as z:
         z.writestr("data", "{}")
     assert runs.other_model(failed, run) == f"; the run's newest checkpoint may load: --checkpoint {newest}"
+
+
+def test_a_step_number_is_never_empty(tmp_path):
+    # Hand mutation pass: a step number that may be empty ((0?|...)) passed every test, though a user's
+    # step_.zip was then read as a checkpoint (int('') raised in checkpoints()) and pruned with the run's own,
+    # and a user's eval-step.json taken for evaluate's result, which --force deleted.
+    run = old_run(tmp_path / "run")
+    (run / "checkpoints").mkdir()
+    mine = [run / "checkpoints" / "step_.zip", run / "eval-step.json"]
+    for file in mine:
+        file.write_text("mine")
+    for steps in (10, 20, 30):
+        runs.save_checkpoint(FakeModel(steps), run)
+    assert [step for step, _ in runs.checkpoints(run)] == [10, 20, 30]
+    assert [file.read_text() for file in mine] == ["mine", "mine"]
+    refused = re.escape("holds files a run does not write (eval-step.json, checkpoints/step_.zip)")
+    with pytest.raises(runs.RunError, match=refused):
+        runs.new_run_dir({"env": "snake"}, str(run), True)
+    assert [file.read_text() for file in mine] == ["mine", "mine"]
+
+
+def test_a_killed_comparisons_report_folder_holding_a_file_is_kept(tmp_path, capsys):
+    # Hand mutation pass: remove_dead_compare_folders removing the folder with all it holds (rmtree) passed
+    # every test: a report a killed comparison had placed there was lost. Only an empty folder goes, and
+    # the mark of each.
+    dead = 2**22 + 1  # above pid_max's default: no process has it
+    full, empty = tmp_path / "compare-20261207-050000", tmp_path / "compare-20261207-060000"
+    for folder in (full, empty):
+        folder.mkdir()
+        (tmp_path / f".{folder.name}.{dead}.tmp").touch()
+    (full / "report.md").write_text("a report")
+    runs.remove_dead_compare_folders(tmp_path)
+    assert (full / "report.md").read_text() == "a report" and not empty.exists()
+    assert not list(tmp_path.glob(".compare-*"))
+    said = f"{tmp_path}: removed compare-20261207-060000, the empty report folder of a killed comparison\n"
+    assert capsys.readouterr().err == said
+
+
+def test_a_folder_given_as_a_json_file_raises_its_os_error(tmp_path):
+    # Hand mutation pass: read_json_object without its folder check passed every test, though a folder
+    # then read as no JSON object (None), which its readers take for a damaged or missing file: a --resume
+    # whose milestones.json is a folder started its bests again, and a ROM record that is one was called
+    # "not a JSON object". json_object, which tells none apart, still gives None.
+    with pytest.raises(IsADirectoryError):
+        runs.read_json_object(tmp_path)
+    assert runs.json_object(tmp_path) is None
