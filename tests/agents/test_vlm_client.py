@@ -2346,3 +2346,17 @@ def test_a_cache_dir_under_a_file_is_told_which_file_is_in_the_way(tmp_path):
     assert str(e.value) == (f"--cache-dir cannot be used: {tmp_path / 'notes'} is a file, not a folder; give "
                             "another folder with --cache-dir, or pass --no-cache")
     assert (tmp_path / "notes").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("status", "message"), [(425, "too early"), (408, "timeout"),
+                                                 (503, "upstream answered 429")])
+def test_other_refusals_on_every_try_are_no_rate_limit(status, message):
+    # Hand mutation pass: the rate-limit advice read off the last error by "HTTP 42" (425 too) or by a 429
+    # anywhere in it (a proxy's 503 quoting one) passed every test: only a 429 is the server limiting the
+    # request rate; these ask whether it is up.
+    with ChatServer(default=lambda body: bad_request(status, message)) as server:
+        c = client(server, max_retries=1)
+        with pytest.raises(ChatConfigError, match=rf"gave up after 2 attempts; last: HTTP {status}: "
+                           rf"{message} \(no chat completion has come from it yet: is the server up") as exc:
+            c.complete("q", [IMG])
+    assert "request rate" not in str(exc.value) and server.hits == 2
