@@ -3327,3 +3327,22 @@ def test_an_option_at_what_evaluation_plays_is_not_refused():
     refuse_fixed_options("pokemon_red", {"swarm_prob": "5e-1"}, ["env_kwargs.swarm_prob=5e-1"])
     with pytest.raises(ValueError, match=r"^--set env_kwargs\.swarm_prob=1e-1: it weighs swarm restarts"):
         refuse_fixed_options("pokemon_red", {"swarm_prob": "1e-1"}, ["env_kwargs.swarm_prob=1e-1"])
+
+
+def test_only_answers_with_neither_token_count_are_counted_and_said_of_answers_alone():
+    # Hand mutation pass: answers_without_token_counts counting failed requests too (their 0 tokens are no
+    # answer's), an answer with a prompt count of 0 but its completion counted, or one with either count 0,
+    # passed every test; so did the warning counting failed requests among the answers ("1 of 4 answers"
+    # where 3 came).
+    from agents.compare import token_counts_hint, vlm_warnings
+
+    def d(status: str, prompt: int, completion: int) -> Decision:
+        return Decision(0, 0, "UP", "UP", status, "", None, prompt, completion, 0.1, False)
+
+    log = [d("error", 0, 0), d("ok", 0, 0), d("ok", 0, 7), d("unparseable", 12, 0)]
+    run = PlayerRun("vlm", "vlm", None, "unknown", [Episode(1, 0.0, 4, 0.0, {}, [0] * 4, log)], 1.0)
+    s = summarize_run(run, None)
+    assert s["answers_without_token_counts"] == 1
+    said = "vlm: 1 of 3 answers came without token counts (the server sent no usage)"
+    assert token_counts_hint(s).startswith(said)
+    assert [hint for hint in vlm_warnings(s) if "token counts" in hint] == [token_counts_hint(s)]
