@@ -709,3 +709,20 @@ def test_a_constructor_swapped_for_a_while_leaves_the_guard_whole(monkeypatch: p
     with pytest.raises(ValueError, match=r"^label is fixed when the game is made"):
         game.label = "y"
     game.close()
+
+
+def test_whole_options_reads_numpy_floats_and_leaves_an_int_defaults_floats() -> None:
+    # Hand mutation pass: whole_options passing a NumPy integral float (np.float32(10.0)) to a whole-number
+    # option as given, or reading an unannotated option defaulted to an int as whole-numbered (only a
+    # float default stands for an annotation), passed every test: the first kept size: 10.0 in a run's
+    # config.yaml, the second made a game's scale=2.0 the int 2 where its default 1 says nothing of floats.
+    from envs.base import whole_options
+
+    out = whole_options(envs.game_class("snake"), {"size": np.float32(10.0), "starvation": np.float64(50.0)})
+    assert out == {"size": 10, "starvation": 50} and all(type(v) is int for v in out.values())
+
+    class Game:
+        def __init__(self, num_envs=1, scale=1, rate=0.5) -> None: ...
+
+    out = whole_options(Game, {"scale": 2.0, "rate": 2})
+    assert out == {"scale": 2.0, "rate": 2.0} and type(out["scale"]) is float and type(out["rate"]) is float
