@@ -1297,3 +1297,40 @@ def test_a_merged_folder_s_trainer_file_given_as_the_split_names_its_split(tmp_p
         assert err == (f"error: split {out / given} is a trainer format's file or folder of the merged "
                        f"folder {out}, not its task records: give the merged folder's split, "
                        f"{out / 'train.jsonl'}\n")
+
+
+def test_a_held_out_question_asked_again_keeps_trls_line(tmp_path, capsys):
+    """Hand mutation pass: TRL's line left out (and its note) wherever an export's val or test question
+    was asked before passed every test, though that line loads the trl/ folders' train split alone, which
+    then holds no question twice: only a train question asked again drops it, said of that export alone."""
+    one = shared_export(tmp_path / "a", {"train": ["s-0", "s-1"], "test": ["s-t"]})
+    two = shared_export(tmp_path / "b", {"train": ["s-2"], "test": ["s-t", "s-u"]})  # a test question again
+    three = shared_export(tmp_path / "c", {"train": ["s-1", "s-3"], "test": ["s-v"]})  # a train one
+    code, printed, err = merge([str(one), str(two), "--out", str(tmp_path / "kept"), "--json"], capsys)
+    assert code == 0 and "TRL" not in err and err.startswith(f"warning: 1 question of {two} left out: ")
+    assert json.loads(printed)["settings"]["trl"] == [str(one / "trl"), str(two / "trl")]
+    code, printed, err = merge([str(one), str(two), str(three), "--out", str(tmp_path / "dropped"), "--json"],
+                               capsys)
+    assert code == 0 and "trl" not in json.loads(printed)["settings"]
+    assert err.splitlines()[:2] == [
+        f"warning: 1 question of {two} left out: {one} asks it too (the same question at the same episode "
+        "and step, as s-t), and the merged files hold it once",
+        f"warning: 1 question of {three} left out (and TRL's line: the exports' trl/ folders hold them "
+        f"twice): {one} asks it too (the same question at the same episode and step, as s-1), and the merged "
+        "files hold it once"]
+
+
+def test_a_record_file_without_its_last_newline_is_merged_line_by_line_where_rows_are_left_out(tmp_path,
+                                                                                                capsys):
+    """Hand mutation pass: the lines of an export some of whose rows are left out written as read passed
+    every test, though a file whose last line has no newline (edited by hand) then ran on into the next
+    export's first line, one line of two records; a file copied whole has its newline added."""
+    one = shared_export(tmp_path / "a", {"train": ["s-0", "s-1"]})
+    two = shared_export(tmp_path / "b", {"train": ["s-1", "s-2"]})
+    three = shared_export(tmp_path / "c", {"train": ["s-3"]})
+    for rel in ("train.jsonl", "openrlhf/train.jsonl"):
+        (two / rel).write_text((two / rel).read_text().rstrip("\n"))
+    out = tmp_path / "mixed"
+    assert merge([str(one), str(two), str(three), "--out", str(out)], capsys)[0] == 0
+    assert [r["id"] for r in jsonl_rows(out / "train.jsonl")] == ["s-0", "s-1", "s-2", "s-3"]
+    assert [r["prompt"] for r in jsonl_rows(out / "openrlhf" / "train.jsonl")] == ["s-0", "s-1", "s-2", "s-3"]
