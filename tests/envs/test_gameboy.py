@@ -4878,3 +4878,15 @@ def test_a_stop_signal_inside_the_boot_stops_the_constructor(monkeypatch: pytest
             stop_signals_interrupt():
         PokemonRed(num_envs=1, rom=TEST_CARTRIDGE).close()
     assert sent
+
+
+def test_a_files_warning_is_filtered_by_the_module_named_not_its_file() -> None:
+    # Hand mutation pass: warn_of_file leaving out its module passed every test, though the warning then
+    # came from a module named "<ROM>" (warn_explicit's default, from the file name): a -W or
+    # filterwarnings filter naming envs.gameboy.roms (or .core, .archive, .pokemon) no longer took it.
+    from envs.gameboy.roms import warn_of_file
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", category=UserWarning, module=r"envs\.gameboy\.roms\Z")
+        with pytest.raises(UserWarning, match=r"^pokemon_red: unknown ROM x$"):
+            warn_of_file("pokemon_red: unknown ROM x", "ROM", "envs.gameboy.roms")
