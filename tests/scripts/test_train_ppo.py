@@ -811,3 +811,23 @@ def test_the_memory_check_counts_each_boards_game_state(env, kwargs, obs, monkey
                        rf"\({obs:,} bytes an observation\) and the games' state \([\d,]+ bytes a board\) "
                        r"need at least .*; use a smaller --num-envs$"):
         preflight.check_game(cfg)
+
+
+def test_a_batch_size_that_fills_the_new_rollout_is_told_how_to_keep_it(scripts, tmp_path, monkeypatch,
+                                                                        capsys):
+    # Hand mutation pass: followed_notes telling a batch size equal to the new rollout that it "exceeds" it
+    # (< for <=) passed every test: 128 fits a rollout of 128 × 1 = 128, and --set keeps it.
+    import agents.train
+    from agents.config import load_config, resolve
+
+    seen = []
+    monkeypatch.setattr(agents.train, "train", lambda cfg, *args, **kwargs: seen.append(cfg))
+    base = {**load_config("snake"), "policy": "tiny", "device": "cpu", "num_envs": 8}
+    cfg = resolve({**base, "ppo": {**base["ppo"], "n_steps": 128}}, False)
+    assert cfg["ppo"]["batch_size"] == 128
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    argv = ["--config", str(tmp_path / "config.yaml"), "--run-dir", str(tmp_path / "run"), "--num-envs", "1"]
+    assert scripts.train_ppo.main(argv) == 0 and seen[-1]["ppo"]["batch_size"] == 16
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert notes == ["note: ppo.batch_size follows the new --num-envs, 128 -> 16 (the automatic value, each "
+                     "rollout in 8 minibatches; give --set ppo.batch_size=128 to keep 128)"]
