@@ -3346,3 +3346,22 @@ def test_only_answers_with_neither_token_count_are_counted_and_said_of_answers_a
     said = "vlm: 1 of 3 answers came without token counts (the server sent no usage)"
     assert token_counts_hint(s).startswith(said)
     assert [hint for hint in vlm_warnings(s) if "token counts" in hint] == [token_counts_hint(s)]
+
+
+def test_a_default_folder_whose_mark_the_disk_refuses_is_removed_again(tmp_path, monkeypatch):
+    # Hand mutation pass: reserve_default_out removing only the folders above compare-<time> when its mark
+    # cannot be written (a full disk between the two) passed every test, though the empty compare-<time>,
+    # made a moment before, was then left with no mark to tell a later comparison to remove it.
+    import errno
+    import pathlib
+
+    from agents.compare import CompareError, reserve_default_out
+
+    def touch(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pathlib.Path, "touch", touch)
+    with pytest.raises(CompareError, match=r"compare-20261205-000000: the folder cannot be made \(No space "
+                                           r"left on device\); free some space or give --out"):
+        reserve_default_out(tmp_path / "runs" / "snake" / "compare-20261205-000000")
+    assert list(tmp_path.iterdir()) == []
