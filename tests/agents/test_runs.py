@@ -2190,3 +2190,18 @@ def test_a_folder_given_as_a_json_file_raises_its_os_error(tmp_path):
     with pytest.raises(IsADirectoryError):
         runs.read_json_object(tmp_path)
     assert runs.json_object(tmp_path) is None
+
+
+def test_only_a_comparisons_exact_mark_names_its_folder_dead(tmp_path, capsys):
+    # Hand mutation pass: COMPARE_MARK taking a name without its leading dot, or with more after .tmp,
+    # passed every test, though remove_dead_compare_folders then deleted such a file of the user's and the
+    # empty compare-<time> beside it, which a comparison may yet write its report into.
+    dead = 2**22 + 1  # above pid_max's default: no process has it
+    folder = tmp_path / "compare-20261207-050000"
+    folder.mkdir()
+    mine = [tmp_path / f"{folder.name}.{dead}.tmp", tmp_path / f".{folder.name}.{dead}.tmp.bak"]
+    for file in mine:
+        file.write_text("mine")
+    runs.remove_dead_compare_folders(tmp_path)
+    assert folder.is_dir() and [file.read_text() for file in mine] == ["mine", "mine"]
+    assert capsys.readouterr().err == ""
