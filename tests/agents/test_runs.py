@@ -2189,7 +2189,7 @@ def test_a_folder_given_as_a_json_file_raises_its_os_error(tmp_path):
     # "not a JSON object". json_object, which tells none apart, still gives None.
     with pytest.raises(IsADirectoryError):
         runs.read_json_object(tmp_path)
-    assert runs.json_object(tmp_path) is None
+    assert runs.json_object_or_none(tmp_path) is None
 
 
 def test_only_a_comparisons_exact_mark_names_its_folder_dead(tmp_path, capsys):
