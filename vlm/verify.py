@@ -121,7 +121,8 @@ or a cell these are the answer's outcome ("B → dies", "D → game over" are B,
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
-is the question's: "No, that would be a mistake" and "No - wrong" are no.
+is the question's: "No, that would be a mistake" and "No - wrong" are no. A fatal outcome after a no set off
+by a mark is why it is no ("No → dies", "No. Dies", "No - crashes into wall" are no; "Yes. Dies" is none).
 An option's own text and an ``exact`` answer are compared whole.
 
 Where the answer is read: the single ``<answer>`` (or ``<best_answer>``/``<worst_answer>``) tag after
@@ -504,12 +505,21 @@ _POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + ")"
 _DEATH_ALONE = "(?:" + _DEATH + "|" + _GAME_OVER + ")" + _END
 
 
+# The subject of a verdict on the move holds a letter or digit (a lone mark, the arrow of "No → dies", is
+# none) and is no "no" set off by a mark: a fatal outcome after it ("No. Dies", "No: dies", "No - crashes into
+# wall") is why the answer is no (Snake's "Is it still alive?"). Taken back, the arrow left "No dies", no as
+# the determiner, and "No." was the subject of "Dies". "Yes. Dies" contradicts itself: its yes stays taken
+# back.
+_VERDICT_SUBJECT = (r"(?=[^\s(\[]{0,40}?[^\W_]|[(\[])(?![*_]{0,3}(?:no|nope|nah)[*_]{0,3}[,;:.!?])"
+                    + _SUBJECT)
+
+
 def _rejected(move: bool) -> re.Pattern[str]:
     """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
     ``move``."""
     alone = _BAD if move else "(?!" + _DEATH_ALONE + ")" + _BAD
     outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
-    return re.compile(_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
+    return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
                       + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"

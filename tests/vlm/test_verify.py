@@ -3204,3 +3204,21 @@ def test_death_or_game_over_after_an_option_letter_describes_it() -> None:
         assert verify(wrap(reply), only_you)["accuracy"] == 0.0, reply
     for reply in ("UP → death", "UP (game over)", "UP = certain death", "UP: game-over"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_a_fatal_outcome_after_no_set_off_by_a_mark_is_why_it_is_no() -> None:
+    """Snake's "Is it still alive?" answered "No → dies", "No. Dies", "No - crashes into wall" scored 0: the
+    arrow or dash was read as the subject of the fatal verb and dropped, leaving "No dies", no as the
+    determiner, and "No." was the subject of "Dies". After a no set off by a mark the outcome is its reason;
+    a yes before it is still no answer no, and "Yes. Dies" contradicts itself (its yes taken back)."""
+    dead = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]})
+    alive = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["yes"]})
+    for reply in ("No → dies", "No. Dies", "No - crashes into wall", "No: dies", "No -> dies", "**No.** Dies",
+                  "Nope: dies"):
+        assert verify(wrap(reply), dead)["accuracy"] == 1.0, reply
+        assert verify(wrap(reply), alive)["accuracy"] == 0.0, reply
+    for reply in ("Yes → dies", "Yes. Dies", "Yes - crashes into wall", "No dies", "no idea", "No is wrong"):
+        assert verify(wrap(reply), dead)["accuracy"] == 0.0, reply
+    assert verify(wrap("Yes. Dies"), alive)["accuracy"] == 0.0
+    for reply in ("UP → dies", "UP. Dies", "UP - crashes into wall"):  # after a move: still a verdict
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
