@@ -26,7 +26,9 @@
                   buttons; "X-axis" names no turn X-). Case does not matter, nor emphasis around a word
                   ("__UP__" as "**UP**"; "UP_LEFT" is one word, no move); a one-letter choice that is
                   also a word (button a) counts only where it stands as an answer ("Press A", "press a to
-                  talk", "(a)", "press __a__"), not as the article in "Walk up a bit".
+                  talk", "(a)", "press __a__"), not as the article in "Walk up a bit". A direction where
+                  a wall is names no move ("the wall on the right", "the wall is to the right"; "along the
+                  wall to the right" may be the move RIGHT).
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
                   the set of ``fatal`` moves ("None" when there is none).
@@ -239,6 +241,12 @@ _ARTICLE_A = re.compile(r"(?:^|[.!?\n])[ \t]{0,3}(A)(?=\s{1,3}(?!(?:to|then|and|
 # takes, a link, pronoun or article ("no or yes", "No because it dies", "No it dies", "No the wall"), it is
 # the word still, as before the adverb longer ("It is no longer alive" is no).
 _DETERMINER_NO = re.compile(r"\bno(?=[ \t]{1,3}(?!(?:" + "|".join(_AFTER_NO) + r")\b)[a-z])", re.IGNORECASE)
+# A direction after a wall (boundary, border, edge) "on the" or "is on (to) the" names where the wall is, not
+# a move: "UP, away from the wall on the right" and "UP (the wall is to the right)" named RIGHT too. Not "to"
+# alone: "along the wall to the right" may be the move.
+_WALL_SIDE = re.compile(r"(\b(?:walls?|boundary|border|edge)(?:[ \t]{1,3}on|[ \t]{1,3}(?:is|are)[ \t]{1,3}"
+                        r"(?:on|to))[ \t]{1,3}(?:the|its|our|my|your)[ \t]{1,3}[*_]{0,3})"
+                        r"(?:up|down|left|right)\b", re.IGNORECASE)
 # The spoken forms of yes and no, which a yes/no question's choices read as those words ("Nope" is no).
 _SPOKEN_YES_NO = {"yep": "yes", "yup": "yes", "yeah": "yes", "nope": "no", "nah": "no"}
 # Pokémon's button start read where the word is the verb or the noun in running text ("Start by going up",
@@ -694,6 +702,7 @@ def _choice_named(text: str, choices: list[str]) -> str | None:
         text = _START.sub(lambda m: m.group() if _start_button(text, m) else " ", text)
     if "no" in canon:
         text = _DETERMINER_NO.sub(" ", text)
+    text = _WALL_SIDE.sub(r"\1", text)
     words = _words(text, signed)
     if "yes" in canon and "no" in canon:
         words = [_SPOKEN_YES_NO.get(w, w) for w in words]
@@ -937,7 +946,7 @@ def _snake_moves(content: str | None, moves: list[str], worst: bool = False) -> 
 
 def _moves_named(content: str, moves: list[str]) -> set[str] | None:
     canon = {m.lower(): m for m in moves}
-    words = _words(content, False)
+    words = _words(_WALL_SIDE.sub(r"\1", content), False)
     named = {canon[w] for w in words if w in canon}
     if named:
         return None if "none" in words else named  # "None, UP" is both; "UP (no way out)" names UP

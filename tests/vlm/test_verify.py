@@ -3222,3 +3222,22 @@ def test_a_fatal_outcome_after_no_set_off_by_a_mark_is_why_it_is_no() -> None:
     assert verify(wrap("Yes. Dies"), alive)["accuracy"] == 0.0
     for reply in ("UP → dies", "UP. Dies", "UP - crashes into wall"):  # after a move: still a verdict
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+
+
+def test_a_direction_naming_where_a_wall_is_names_no_move() -> None:
+    """"UP, away from the wall on the right" scored 0: the RIGHT of "the wall on the right" was read as a
+    second move. A direction after a wall (boundary, border, edge) "on the" or "is on (to) the" names where
+    the wall is; "along the wall to the right" may be the move and still names RIGHT, and a move that hits
+    the wall on the right is still taken back."""
+    spec = record(WORD)  # UP and LEFT accepted
+    for reply in ("UP, away from the wall on the right", "UP (the wall is on the right)",
+                  "LEFT, the wall is to the right", "UP, away from the border on its **right**"):
+        assert verify(wrap(reply), spec)["accuracy"] == 1.0, reply
+    for reply in ("UP hits the wall on the right", "UP, along the wall to the right", "the wall on the right",
+                  "DOWN, away from the wall on the left", "UP runs into the wall on the left"):
+        assert verify(wrap(reply), spec)["accuracy"] == 0.0, reply
+    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP, away from the wall on the right", "DOWN"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN (the wall on the left)"), one_fatal)["accuracy"] == 1.0
+    up_fatal = record({**SNAKE, "good": ["LEFT"], "fatal": ["UP"]})
+    assert verify(snake_reply("UP hits the wall on the right", "UP"), up_fatal)["accuracy"] == 0.0
