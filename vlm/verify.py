@@ -31,7 +31,9 @@
                   wall to the right" may be the move RIGHT).
 - ``snake_best_worst`` (ViGaL's Snake rule) ``moves``, ``good``, ``fatal``: ``<best_answer>`` names one
                   move of ``good`` (or None when ``good`` is empty) AND ``<worst_answer>`` names exactly
-                  the set of ``fatal`` moves ("None" when there is none).
+                  the set of ``fatal`` moves ("None" when there is none). ``safe`` (optional, Duel
+                  Snake's): the moves that survive every opponent move; given and empty, the best move is
+                  a risky one and "risky" said of it is no verdict ("DOWN (risky, no move is safe)").
 - ``rotation_angle`` (ViGaL's exact-angle rule) ``axis``, ``angle``, ``axis_given``, ``options``,
                   ``answer``: the option letter (a letter before an option's text read as ``choice``
                   reads it), or the angle in degrees (exact, modulo 360, so −90 = 270)
@@ -522,18 +524,24 @@ _VERDICT_SUBJECT = (r"(?=[^\s(\[]{0,40}?[^\W_]|[(\[])(?![*_]{0,3}(?:no|nope|nah)
                     + _SUBJECT)
 
 
-def _rejected(move: bool) -> re.Pattern[str]:
+# "risky" (a risky move) said of a Duel Snake move (``_rejected``'s ``risky``): where the record says no move
+# is safe the best move is a risky one, as the analysis calls it, so "UP (risky, no move is safe)" is UP.
+_RISKY = "(?:(?:an?|the)" + _SP + ")?" + _SURELY_BEFORE + "risky" + _END
+
+
+def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
-    ``move``."""
-    alone = _BAD if move else "(?!" + _DEATH_ALONE + ")" + _BAD
+    ``move``; "risky" only where ``risky`` is one (``_RISKY``)."""
+    bad = _BAD if risky else "(?!" + _RISKY + ")" + _BAD
+    alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
     outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
-    return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + _BAD + "|" + _IS_NOT + _AT + _NOT_GOOD
+    return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD
                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
-                      + _CONTRACTED_IS + _AT + _BAD + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
+                      + _CONTRACTED_IS + _AT + bad + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _CONTRACTED + _AT + _FATAL + ")|"
                       + _POINTED
-                      + r"(?=" + _POINTER_IS + _AT + _BAD + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
+                      + r"(?=" + _POINTER_IS + _AT + bad + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
                       + r"(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _EM + _CLAUSE_END + outcome + ")",
                       re.IGNORECASE)
@@ -541,6 +549,7 @@ def _rejected(move: bool) -> re.Pattern[str]:
 
 _REJECTED = _rejected(False)
 _REJECTED_MOVE = _rejected(True)
+_REJECTED_RISKY_MOVE = _rejected(True, risky=False)  # a best move where no move is safe
 _NAMES_LETTER = re.compile(r"\b(?:option|choice|answer|letter|is|be|pick|choose|chose|select)\W*$",
                            re.IGNORECASE)
 
@@ -671,12 +680,14 @@ def _normalised(text: str) -> str:
     return " ".join(_strip_wrapping(text).split()).casefold()
 
 
-def _affirmed(text: str, asks_bad: bool = False, move: bool = False) -> str:
+def _affirmed(text: str, asks_bad: bool = False, move: bool = False, risky: bool = True) -> str:
     """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``, and ``_REJECTED`` unless
-    the question ``asks_bad``, ``_REJECTED_MOVE`` where the answer is a ``move``): a reply names an answer
-    only where this reads the same answer from it as ``text`` does."""
+    the question ``asks_bad``, ``_REJECTED_MOVE`` where the answer is a ``move``, without "risky" unless
+    ``risky`` is a verdict): a reply names an answer only where this reads the same answer from it as
+    ``text`` does."""
     if not asks_bad:
-        text = (_REJECTED_MOVE if move else _REJECTED).sub(" ", text)
+        rejected = (_REJECTED_MOVE if risky else _REJECTED_RISKY_MOVE) if move else _REJECTED
+        text = rejected.sub(" ", text)
     return _NEGATION.sub(" ", _DENIED.sub(" ", text))
 
 
@@ -684,14 +695,14 @@ def _words(text: str, signed: bool) -> list[str]:
     return (_SIGNED_WORDS if signed else _WORDS).findall(text.lower())
 
 
-def _one_choice(text: str, choices: list[str]) -> str | None:
+def _one_choice(text: str, choices: list[str], risky: bool = True) -> str | None:
     """The single distinct choice word named in ``text`` (canonical spelling), else None; a negated one
-    ("Not UP") is none (``_affirmed``). A one-letter choice that is also a word (Pokémon's button a)
-    counts only where it stands as an answer (``_named_letters``): the article in "Walk up a bit" is no
-    button a; button b counts as any word. The word start counts only as the button (``_VERB_START``):
-    the verb in "Start by going up" is none."""
+    ("Not UP", "UP is risky" while ``risky`` is a verdict) is none (``_affirmed``). A one-letter choice
+    that is also a word (Pokémon's button a) counts only where it stands as an answer (``_named_letters``):
+    the article in "Walk up a bit" is no button a; button b counts as any word. The word start counts only
+    as the button (``_VERB_START``): the verb in "Start by going up" is none."""
     named = _choice_named(text, choices)
-    return named if named == _choice_named(_affirmed(text, move=True), choices) else None
+    return named if named == _choice_named(_affirmed(text, move=True, risky=risky), choices) else None
 
 
 def _choice_named(text: str, choices: list[str]) -> str | None:
@@ -967,8 +978,16 @@ def _snake_ok(p: Parsed, spec: Mapping[str, Any]) -> bool:
     good = list(spec["good"])
     if not good:  # "None", as the prompt asks, maybe with a reason as a move may have ("None (all fatal)")
         return _snake_moves(best_text, moves) == set()
-    best = _one_choice(best_text, moves)
+    best = _one_choice(best_text, moves, risky=not _no_move_safe(spec))
     return best is not None and best in good and best not in worst
+
+
+def _no_move_safe(spec: Mapping[str, Any]) -> bool:
+    """Whether the record says no move is safe (Duel Snake's ``safe``, the moves that survive every opponent
+    move, given and empty): its best move is a risky one, so "risky" said of it is no verdict against it.
+    Without the key (Snake, exports before it) "risky" is one."""
+    safe = spec.get("safe")
+    return spec.get("rule") == "snake_best_worst" and safe is not None and len(safe) == 0
 
 
 # ------------------------------------------------------------------------------------------ public API
@@ -1017,6 +1036,8 @@ _OPTIONAL_KEYS: dict[str, tuple[tuple[str, Any, str], ...]] = {
                 ("noun", lambda v: v is None or (isinstance(v, str) and bool(v.strip())),
                  "null or the count's plural noun, e.g. \"apples\"")),
     "rotation_angle": (("options", lambda v: v is None or _is_texts(v), "null or a list of option texts"),),
+    "snake_best_worst": (("safe", lambda v: v is None or _is_words(v),
+                          "null or a list of moves (those that survive every opponent move)"),),
 }
 
 
@@ -1098,7 +1119,7 @@ def parse_move(response: Any, record: Any) -> str | None:
         content = _answer_content(p)
     if content is None or len(content) > MAX_ANSWER_CHARS:
         return None
-    return _one_choice(content, choices)
+    return _one_choice(content, choices, risky=not _no_move_safe(spec))
 
 
 def names_no_move(response: Any, record: Any) -> bool:

@@ -3241,3 +3241,35 @@ def test_a_direction_naming_where_a_wall_is_names_no_move() -> None:
     assert verify(snake_reply("UP", "DOWN (the wall on the left)"), one_fatal)["accuracy"] == 1.0
     up_fatal = record({**SNAKE, "good": ["LEFT"], "fatal": ["UP"]})
     assert verify(snake_reply("UP hits the wall on the right", "UP"), up_fatal)["accuracy"] == 0.0
+
+
+def test_risky_said_of_the_best_move_where_no_move_is_safe_keeps_it() -> None:
+    """Duel Snake's best move where no move is safe is a risky one, as its analysis says, but "DOWN (risky,
+    no move is safe)" scored 0: "risky" was read as a verdict against DOWN. Its record now says which moves
+    are safe (``safe``); given and empty, "risky" said of the best move is no verdict. Where a move is safe,
+    or the record does not say (exports before the key), it still is; any other verdict still is one."""
+    from vlm.tasks import snake_duel
+
+    def duel(blue: list[list[int]]) -> dict:
+        return {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 5,
+                "apples": [[5, 5]], "done": False, "result": None, "rng": 1,
+                "snakes": [{"body": [[1, 0], [2, 0]], "direction": "LEFT", "alive": True, "score": 0},
+                           {"body": blue, "direction": "UP", "alive": True, "score": 0}]}
+
+    # Blue's head beside both of your free cells: each move it makes may meet yours, UP leaves the board.
+    cornered = snake_duel.move_task(duel([[0, 1], [0, 2]]))
+    assert cornered.verifier["safe"] == [] and cornered.verifier["good"] == ["DOWN"]
+    for best in ("DOWN (risky, no move is safe)", "DOWN - risky", "DOWN is risky", "DOWN, a risky move"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
+        assert parse_move(snake_reply(best, "UP"), cornered) == "DOWN", best
+    for best in ("DOWN is fatal", "DOWN (not safe)", "LEFT (risky, no move is safe)"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 0.0, best
+    before_the_key = {k: v for k, v in cornered.verifier.items() if k != "safe"}
+    assert verify(snake_reply("DOWN (risky, no move is safe)", "UP"), before_the_key)["accuracy"] == 0.0
+    free = snake_duel.move_task(duel([[5, 2], [5, 3]]))  # blue far away: every move but UP is safe
+    assert free.verifier["safe"] and set(free.verifier["good"]) <= set(free.verifier["safe"])
+    best = free.verifier["good"][0]
+    for reply in (f"{best} is risky", f"{best} (risky, no move is safe)"):
+        assert verify(snake_reply(reply, "UP"), free)["accuracy"] == 0.0, reply
+    assert verify(snake_reply(best, "UP"), free)["accuracy"] == 1.0
+    assert "'safe' must be null or a list of moves" in spec_problem({**SNAKE, "safe": "UP"})

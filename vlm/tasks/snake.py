@@ -239,7 +239,8 @@ def best_worst_draft(state: dict[str, Any], info: dict[str, Any], best_line: str
     """ViGaL's best/worst-move draft (verifier rule ``snake_best_worst``) for Snake and Duel Snake, from
     their ``move_analysis`` ``info``: the analysis is its lines, ``best_line`` (why the best move is best;
     None when every move is fatal) and the fatal moves; the qa level is the best move's distance to the
-    apple (all best moves share it)."""
+    apple (all best moves share it). Duel Snake's ``info`` also gives its safe moves, which the verifier
+    spec keeps (``safe``)."""
     best = info["good"][0] if info["good"] else "None"
     worst = ", ".join(info["fatal"]) or "None"
     no_best = "Every move is fatal, so there is no best move: None."
@@ -247,6 +248,8 @@ def best_worst_draft(state: dict[str, Any], info: dict[str, Any], best_line: str
     dist = info["key"][info["good"][0]][1] if info["good"] else 0
     verifier = {"rule": "snake_best_worst", "moves": list(MOVES), "good": info["good"],
                 "fatal": info["fatal"]}
+    if "safe" in info:  # Duel Snake: none safe makes the best move risky, which a reply may say
+        verifier["safe"] = info["safe"]
     answer = f"<best_answer>{best}</best_answer><worst_answer>{worst}</worst_answer>"
     return TaskDraft("strategy", "best_worst_move", plot, level(dist, (2, 6)), [image], question, answer,
                      "\n".join(lines), verifier, None, {"state": state})
