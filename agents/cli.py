@@ -18,6 +18,7 @@ import select
 import shlex
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
@@ -597,3 +598,42 @@ def progress_bar(total: int, desc: str, unit: str, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc=desc, unit=unit, disable=not enabled, leave=False, **bar_size())
+
+
+REFRESH_S = 0.25  # an episode bar's counts are redrawn at most this often; every episode's end at once
+
+
+class EpisodeProgress:
+    """Episodes played side by side on a tqdm ``bar`` that counts episodes: it moves as they end, and the
+    steps played so far on all boards (a VLM's decisions, and how many were invalid) show beside it, redrawn
+    at most every ``every`` seconds (default ``REFRESH_S``): a Game Boy episode plays for minutes before it
+    ends, and a bar at 0/2 all that time showed no sign of life. Called once a batched step, it costs a
+    clock read there (no measurable time on a short run's steps)."""
+
+    def __init__(self, bar: Any, every: float | None = None) -> None:
+        self.bar = bar
+        self.every = REFRESH_S if every is None else every
+        self.counts: dict[str, int] = {}
+        self.shown = time.monotonic()
+
+    def __call__(self, episodes: int, steps: int) -> None:
+        """``run_episodes``' and the export's progress: episodes ended, steps played since the last call."""
+        if steps:
+            self.count(steps=steps)
+        if episodes:
+            self.bar.set_postfix_str(self.text(), refresh=False)  # drawn by the update, not a step behind
+            self.bar.update(episodes)
+
+    def decided(self, decision: Any) -> None:
+        """A VLM player's ``on_decision``: its answers come one by one, many in one step of all boards."""
+        self.count(decisions=1, invalid=int(not decision.valid))
+
+    def count(self, **more: int) -> None:
+        for name, n in more.items():
+            self.counts[name] = self.counts.get(name, 0) + n
+        if (now := time.monotonic()) - self.shown >= self.every:
+            self.shown = now
+            self.bar.set_postfix_str(self.text())
+
+    def text(self) -> str:
+        return ", ".join(f"{n:,} {name}" for name, n in self.counts.items())

@@ -32,6 +32,7 @@ import numpy as np
 
 from agents.cli import (
     EPISODE_STEP_CAP,
+    EpisodeProgress,
     bar_size,
     figure,
     given_path,
@@ -239,7 +240,8 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
              max_steps: int, parameters: int | None = None, progress: Any = None,
              name: str | None = None) -> PlayerRun:
     """The VLM on the same seeds; every episode runs at once, ``player.concurrency`` requests in flight.
-    ``name`` labels it in the report (default: the model name)."""
+    ``name`` labels it in the report (default: the model name). ``progress``: an ``EpisodeProgress``, which
+    also counts the player's decisions as they come."""
     source = "given"
     if parameters is None:
         parameters = params_from_name(player.name)
@@ -250,8 +252,14 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
     run_episodes(RandomPolicy(seed), env, env_kwargs, 1, seed=seed, batch=1, max_steps=2)
     before = client.stats.as_dict()
     t0 = time.perf_counter()
-    eps = run_episodes(player, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
-                       progress=progress)
+    hook = player.on_decision
+    if progress is not None:
+        player.on_decision = progress.decided
+    try:
+        eps = run_episodes(player, env, env_kwargs, episodes, seed=seed, batch=episodes, max_steps=max_steps,
+                           progress=progress)
+    finally:
+        player.on_decision = hook
     wall = time.perf_counter() - t0
     after = client.stats.as_dict()
     counts = {k: v - before[k] for k, v in after.items() if k != "status_counts"}
@@ -1109,23 +1117,12 @@ def play_all(env: str, env_kwargs: dict[str, Any], episodes: int, seed: int, ste
         with tqdm(total=episodes, unit="ep", desc="specialist", disable=not show_progress,
                   **bar_size()) as bar:
             runs.append(play_specialist(model, f"specialist-{about['policy']}", env, env_kwargs, episodes,
-                                        seed, steps, bar.update, about))
+                                        seed, steps, EpisodeProgress(bar), about))
     for p, label in zip(players, labels, strict=True):
         with tqdm(total=episodes, unit="ep", desc=label, disable=not show_progress,
                   **bar_size()) as bar:
-            counts = {"decisions": 0, "invalid": 0}
-
-            def tick(d: Decision, bar: Any = bar, counts: dict[str, int] = counts) -> None:
-                counts["decisions"] += 1
-                counts["invalid"] += not d.valid
-                bar.set_postfix(counts, refresh=False)
-
-            p.on_decision = tick
-            try:
-                runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps, vlm_params.get(p.name),
-                                     bar.update, name=label))
-            finally:
-                p.on_decision = None
+            runs.append(play_vlm(p, env, env_kwargs, episodes, seed, steps, vlm_params.get(p.name),
+                                 EpisodeProgress(bar), name=label))
     return runs
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from agents.cli import (
     EPISODE_STEP_CAP,
+    EpisodeProgress,
     bar_size,
     check_episode_seeds,
     figure,
@@ -205,7 +206,7 @@ def evaluate(args: argparse.Namespace) -> int:
         with tqdm(total=args.episodes, unit="ep", disable=quiet, **bar_size()) as bar:
             episodes = run_episodes(model, cfg["env"], env_kwargs, args.episodes, seed=args.seed,
                                     max_steps=max_steps(args), deterministic=not args.stochastic,
-                                    progress=bar.update)
+                                    progress=EpisodeProgress(bar))
         summary = summarize(episodes)
         actions = "random" if args.random else "sampled" if args.stochastic else "argmax"
         # Absolute, as the export's meta.json: the JSON stays in the run folder, read from anywhere later.
@@ -422,7 +423,7 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
                 with tqdm(total=args.episodes, unit="ep", disable=args.json or args.no_progress,
                           **bar_size()) as bar:
                     played = play_vlm(player, env, env_kwargs, args.episodes, args.seed, max_steps(args),
-                                      progress=bar.update)
+                                      progress=EpisodeProgress(bar))
             except KeyboardInterrupt:
                 print(STOPPED, file=sys.stderr)
                 said = True

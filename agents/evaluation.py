@@ -154,7 +154,8 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
                  progress: Any = None) -> list[Episode]:
     """Play ``episodes`` episodes (seeds ``seed .. seed+episodes-1``), ``batch`` boards at a time.
 
-    ``model``: an SB3 model, or any policy source with ``make_actor`` (see ``Actor``).
+    ``model``: an SB3 model, or any policy source with ``make_actor`` (see ``Actor``). ``progress(episodes
+    ended, steps played)`` after each step of a batch (``agents.cli.EpisodeProgress``), as the export's.
     """
     results: list[Episode] = []
     for start in range(0, episodes, batch):
@@ -182,13 +183,13 @@ def run_episodes(model: Any, env: str, env_kwargs: dict[str, Any], episodes: int
                 ended = live & (terminated | truncated)
                 for i in np.flatnonzero(ended):
                     done_at[int(i)] = game.episode_info(int(i))
+                if progress is not None:  # every step: a long episode's bar shows its steps as they go
+                    progress(int(ended.sum()), int(live.sum()))
                 live &= ~ended
-                if progress is not None and ended.any():
-                    progress(int(ended.sum()))
                 if not live.any():
                     break
             if progress is not None and live.any():  # the episodes max_steps cut end here too
-                progress(int(live.sum()))
+                progress(int(live.sum()), 0)
             for i in range(n):
                 info = done_at.get(i) or game.episode_info(i)  # still running at max_steps: as it stands
                 results.append(Episode(seed + start + i, info["score"], int(length[i]), float(ret[i]), info,

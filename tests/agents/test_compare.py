@@ -1778,7 +1778,23 @@ def test_max_steps_cuts_every_vlm_episode_and_the_bar_counts_invalid_answers(tmp
         assert player.on_decision is None
     (row,) = report["players"]
     assert (report["max_steps"], row["decisions"], row["mean_length"]) == (1, EPISODES, 1.0)
-    assert f"decisions={EPISODES}, invalid={EPISODES}" in capsys.readouterr().err
+    assert f"{EPISODES} decisions, {EPISODES} invalid, {EPISODES} steps]" in capsys.readouterr().err
+
+
+def test_the_vlms_bar_draws_its_decisions_before_the_episode_ends(tmp_path, capsys, monkeypatch):
+    # The counts were set without a redraw (refresh=False), so a VLM's bar showed them only as an episode
+    # ended: one of thousands of answers (a Game Boy game's) sat at 0/1 without a sign of life.
+    import agents.cli
+    from agents.compare import compare
+    from agents.vlm_client import ChatClient
+    from agents.vlm_player import VLMPlayer
+
+    monkeypatch.setattr(agents.cli, "REFRESH_S", 0.0)  # every count drawn
+    with ChatServer(default=lambda body: Reply("Sorry, I cannot see the board.")) as server, \
+            VLMPlayer(ChatClient(f"junk-vl-2b@{server.url}", api_key_env=None), "snake") as player:
+        compare("snake", tmp_path / "out", 1, SEED, players=[player], max_steps=3, frames_per_vlm=0)
+    frames = capsys.readouterr().err.split("\r")
+    assert any(" 0/1 " in f and "1 decisions, 1 invalid]" in f for f in frames), frames
 
 
 def test_the_cached_answers_hint_names_only_caches_that_hold_every_answer(tmp_path):

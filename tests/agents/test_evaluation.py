@@ -129,11 +129,12 @@ def test_the_results_list_the_episodes_their_printed_figures_are_of(scripts, tmp
 
 
 def test_the_progress_counts_every_episode_also_those_max_steps_cut():
-    ticks: list[int] = []
+    ticks: list[tuple[int, int]] = []
     episodes = run_episodes(RandomPolicy(0), "sokoban", {}, 5, seed=1, batch=2, max_steps=3,
-                            progress=ticks.append)
+                            progress=lambda ended, stepped: ticks.append((ended, stepped)))
     assert all(e.length == 3 for e in episodes)  # no random play solves a level in three moves
-    assert sum(ticks) == 5
+    assert sum(ended for ended, _ in ticks) == 5
+    assert sum(stepped for _, stepped in ticks) == 15  # every step of every board, as it is played
     assert summarize(episodes)["capped"] == 5  # each was still playing when the cap cut it
     ended = run_episodes(RandomPolicy(0), "snake", {}, 4, seed=1, batch=2)  # no cap: each ends itself
     assert summarize(ended)["capped"] == 0 and not any(e.capped for e in ended)
@@ -826,11 +827,11 @@ def test_the_random_agent_plays_every_action_about_equally_often():
 def test_episodes_the_game_itself_truncates_end_there_and_are_not_capped():
     # Sokoban truncates after its max_steps: those episodes end on their own (truncated, not terminated),
     # so they are not "cut at --max-steps", and each board that ends is counted by the progress once.
-    ticks: list[int] = []
+    ticks: list[tuple[int, int]] = []
     episodes = run_episodes(RandomPolicy(0), "sokoban", {"max_steps": 3}, 5, seed=1, batch=5, max_steps=50,
-                            progress=ticks.append)
+                            progress=lambda ended, stepped: ticks.append((ended, stepped)))
     assert [e.length for e in episodes] == [3] * 5 and not any(e.capped for e in episodes)
-    assert ticks == [5]
+    assert ticks == [(0, 5), (0, 5), (5, 5)]
 
 
 def test_an_episode_that_ends_on_the_last_move_max_steps_allows_is_not_capped():

@@ -1626,6 +1626,25 @@ def test_evaluate_prints_each_figure_it_names(scripts, tmp_path, capsys):
     assert s["video"].endswith("eval-random-best.mp4") and s["gif"].endswith("eval-random-best.gif")
 
 
+def test_the_evaluation_bar_shows_the_steps_played_before_any_episode_ends(scripts, tmp_path, capsys,
+                                                                           monkeypatch):
+    # The bar counted episodes alone: a Game Boy evaluation (two episodes of up to 8,192 moves) sat at 0/2
+    # for over ten minutes with no sign of life.
+    import agents.cli
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "sokoban", "env_kwargs": {}}))
+    monkeypatch.setattr(agents.cli, "REFRESH_S", 0.0)  # every step's count drawn
+    # No random play solves a level in 4 moves: both episodes end at the cut, after the 8 steps.
+    argv = [str(run), "--random", "--episodes", "2", "--max-steps", "4", "--no-video"]
+    assert scripts.evaluate.main(argv) == 0
+    frames = capsys.readouterr().err.split("\r")
+    assert any(" 0/2 " in f and "4 steps]" in f for f in frames), frames
+    assert any(" 0/2 " in f and "8 steps]" in f for f in frames), frames
+    assert " 2/2 " in frames[-1] and "8 steps]" in frames[-1], frames
+
+
 def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
     import agents.evaluation
 

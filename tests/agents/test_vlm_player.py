@@ -474,6 +474,21 @@ def test_evaluate_script_puts_a_vlms_results_where_the_readme_says(scripts, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "run", "runs"]
 
 
+def test_the_evaluation_bar_shows_a_vlms_decisions_as_they_come(scripts, tmp_path, capsys, monkeypatch):
+    # evaluate --vlm's bar counted episodes alone: an episode of thousands of answers (a Game Boy game's)
+    # sat at 0/1 with no sign of life until it ended.
+    import agents.cli
+
+    monkeypatch.setattr(agents.cli, "REFRESH_S", 0.0)  # every count drawn
+    with ChatServer(default=lambda body: good(best_worst("DOWN"))) as server:
+        assert scripts.evaluate.main(["--env", "snake", "--vlm", f"toy-vl-3b@{server.url}", "--episodes", "1",
+                                      "--max-steps", "3", "--out", str(tmp_path / "out"), "--no-video",
+                                      "--cache-dir", str(tmp_path / "cache")]) == 0
+    frames = capsys.readouterr().err.split("\r")
+    assert any(" 0/1 " in f and "1 decisions, 0 invalid]" in f for f in frames), frames
+    assert any(" 0/1 " in f and "2 decisions, 0 invalid, 1 steps]" in f for f in frames), frames
+
+
 def test_a_stop_after_a_vlms_play_leaves_no_folder_made_for_it(scripts, tmp_path, capsys, monkeypatch):
     # The play over, a Ctrl-C while the best episode was replayed for its video (seconds for a long one) said
     # "no new results written" (130) but left the --out folder made before the play, empty.
