@@ -42,7 +42,15 @@ from typing import Any
 
 import numpy as np
 
-from agents.cli import EPISODE_SEED, EPISODE_STEP_CAP, figure, first_few, given_path, progress_bar
+from agents.cli import (
+    EPISODE_SEED,
+    EPISODE_STEP_CAP,
+    EpisodeProgress,
+    figure,
+    first_few,
+    given_path,
+    progress_bar,
+)
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
@@ -722,24 +730,6 @@ def _replay_job(chunk: int, logs: list[EpisodeLog], s: ReplaySettings) -> ChunkO
 
 # ------------------------------------------------------------------------------------ parent side
 
-class _Steps:
-    """Moves an episode bar as episodes end, and shows the steps played so far beside it (redrawn at most
-    every ``REFRESH_S``): a Game Boy chunk plays for minutes before its first episode ends."""
-
-    def __init__(self, bar: Any) -> None:
-        self.bar = bar
-        self.steps = 0
-        self.shown = time.monotonic()
-
-    def __call__(self, episodes: int, steps: int) -> None:
-        self.steps += steps
-        if episodes:
-            self.bar.update(episodes)
-        if steps and time.monotonic() - self.shown >= REFRESH_S:
-            self.shown = time.monotonic()
-            self.bar.set_postfix_str(f"{self.steps:,} steps")
-
-
 def _pool_context(env: str) -> Any:
     """The fork server's context (spawn where there is none), the server started and ready: a worker starts
     from a fresh process (no threads, locks or open files of this one), as a spawned one did, but with the
@@ -785,7 +775,7 @@ class _Runner:
     def map(self, fn: Any, jobs: list[tuple], bar: Any, size: Callable[[tuple], int]) -> list[Any]:
         """``fn(*job)`` for every job, results in job order; ``bar`` (episodes) moves as each job's
         episodes end, and reaches ``size(job)`` more when the job is done."""
-        steps = _Steps(bar)
+        steps = EpisodeProgress(bar, REFRESH_S)
         if self.pool is None:
             global _PROGRESS
             out = []
