@@ -141,12 +141,17 @@ def show(result: dict[str, Any], args: argparse.Namespace) -> None:
     elif "specialist" in result:
         n = result["specialist"]["move_questions"]
         spec = result["specialist"]
+        model, specialist = result["results"][2], result["results"][1]
+        # Its accuracy is None (n/a) only on questions whose full answer asks for more than a move (Snake's
+        # fatal moves): a Rotation or Sokoban specialist's table has none, and the note named them anyway.
+        cells = [specialist["overall"], *(c for k, v in specialist.items() if k.startswith("by_")
+                                          for c in v.values())]
+        na = any(c["n"] and c["accuracy"] is None for c in cells)
         print(f"\nThe {n} move question{'s' * (n != 1)}, answered by the model and by the specialist "
               f"{spec['checkpoint']} "
               f"(step {spec['step']:,}; its greedy action). Move acc.: the move named is one the "
-              "engine calls best. The specialist states only a move, so a full answer that must also list "
-              "the fatal moves (Snake) is n/a for it.")
-        model, specialist = result["results"][2], result["results"][1]
+              "engine calls best." + (" The specialist states only a move, so a full answer that must also "
+                                      "list the fatal moves (Snake) is n/a for it." if na else ""))
         print(format_table([model, specialist], ("accuracy", "move_accuracy"),
                            ("game", "plot_level", "qa_level")))
 

@@ -1264,6 +1264,33 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
             "specialist: move acc. |") in lines
 
 
+@pytest.mark.parametrize("game, accuracy, noted", [("rotation", 0.5, False), ("sokoban", 1.0, False),
+                                                    ("snake", None, True)])
+def test_the_fatal_moves_note_is_printed_only_where_the_specialist_s_accuracy_is_n_a(scripts, capsys,
+                                                                                     monkeypatch, game,
+                                                                                     accuracy, noted):
+    # The note that the fatal moves (Snake) are n/a for the specialist was printed under a Rotation or
+    # Sokoban specialist's table too, whose accuracy is a figure: only Snake's full answer lists them.
+    import vlm.scoring
+
+    def result(name, acc):
+        c = {"n": 2, "answered": 2, "missing": 0, "accuracy": acc, "format": None, "format_errors": 0,
+             "move_questions": 2, "move_accuracy": 0.5}
+        return {"name": name, "overall": c, "by_game": {game: c}, "by_plot_level": {"1": c},
+                "by_qa_level": {"1": c}}
+
+    scored = {"records": 2, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
+              "unknown_examples": [],
+              "results": [result("preds", 0.5), result("specialist", accuracy), result("preds", 0.5)],
+              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 64, "move_questions": 2}}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    out = capsys.readouterr().out
+    assert "The 2 move questions, answered by the model and by the specialist /r/model.zip" in out
+    assert ("fatal moves (Snake) is n/a" in out) is noted
+    assert ("| **all** | 2 | 50.0% | 50.0% | n/a | 50.0% |" in out) is noted
+
+
 def test_the_table_has_a_row_per_group_in_order_and_counts_only_answered_replies_as_format_errors():
     from vlm.scoring import format_table
 
