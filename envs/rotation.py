@@ -52,9 +52,9 @@ from envs.base import (
     RENDER_SCALE,
     ActionKeys,
     Game,
+    Setting,
     check_derived_key,
     check_state_keys,
-    count_setting,
     finite,
     flag,
     reward_setting,
@@ -654,6 +654,19 @@ def optimal_solution(state: dict[str, Any]) -> list[int]:
     return moves
 
 
+def _max_steps(min_turns: int, value: Any) -> int:
+    """``max_steps`` checked against ``min_turns``: every start is at least ``min_turns`` quarter turns from
+    its target, so fewer steps than that left every episode unsolvable (trained on without a word). A solve
+    on the last step counts (the match is checked before the truncation), so ``max_steps == min_turns``
+    is allowed."""
+    steps = whole("max_steps", value, 1)
+    if steps < min_turns:
+        raise ValueError(f"max_steps ({steps}) is less than min_turns ({min_turns}): every start is at least "
+                         f"min_turns quarter turns from its target, so no episode could be solved; set "
+                         f"max_steps to {min_turns} or more, or min_turns to {steps} or less")
+    return steps
+
+
 class Rotation(Game):
     """Batched mental-rotation puzzle (see the module docstring for the rules)."""
 
@@ -665,7 +678,7 @@ class Rotation(Game):
     OBS_PANELS: ClassVar[int] = 2
     #: set_attr may change these (checked as the constructor checks them): max_steps from each board's
     #: reset, the rewards from the next step
-    max_steps = count_setting()
+    max_steps = Setting(lambda game, name, value: _max_steps(game.min_turns, value))
     step_cost = reward_setting()
     progress_reward = reward_setting()
     # A turn moves the distance by one at most: a step pays -step_cost ± progress_reward (a solve 1 ±).

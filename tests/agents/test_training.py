@@ -2213,6 +2213,9 @@ def test_an_error_names_entries_only_of_a_mapping_option():
     (["--env", "snake", "--set", "env_kwargs.self=4"], "--set env_kwargs.self does not apply to --env"),
     (["--env", "snake", "--set", "ppo.n_steps=1e12"], "does not fit in memory"),
     (["--env", "rotation", "--set", "env_kwargs.max_cubes=9"], "got 9 (change --set env_kwargs.max_cubes)"),
+    # Every start is at least min_turns quarter turns away: episodes of fewer steps were never solved.
+    (["--env", "rotation", "--set", "env_kwargs.max_steps=2", "--set", "env_kwargs.min_turns=3"],
+     "max_steps (2) is less than min_turns (3)"),
     (["--env", "snake", "--set", "policy=huge"], "--policy"),
     (["--env", "snake", "--set", "policy=[1]"], "--policy: unknown preset [1]"),  # a TypeError traceback
     # The preset --policy auto takes on this machine comes from cpu_policy or cuda_policy: that key is named.

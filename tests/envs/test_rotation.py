@@ -421,7 +421,9 @@ def test_each_colour_name_is_the_hue_its_cubes_are_drawn_in():
     (dict(min_turns=0), "min_turns must be between 1 and 3"), (dict(max_turns=4), "max_turns must be betw"),
     (dict(min_turns=3, max_turns=2), r"min_turns \(3\) must not exceed max_turns \(2\)"),
     (dict(max_steps=0), "max_steps must be >= 1"), (dict(view_size=8), "view_size must be between 16 and"),
-    (dict(view_size=129), "view_size must be between 16 and 128")])
+    (dict(view_size=129), "view_size must be between 16 and 128"),
+    (dict(min_turns=3, max_steps=2), r"max_steps \(2\) is less than min_turns \(3\): .* no episode could be "
+     r"solved; set max_steps to 3 or more, or min_turns to 2 or less")])
 def test_bad_knobs_fail_early(kwargs, message):
     # The message names the knob to change (train_ppo.py names the flag from it): any ValueError is not that.
     with pytest.raises(ValueError, match=message):
@@ -769,6 +771,31 @@ def test_truncation_after_max_steps():
     info = game.episode_info(0)
     assert info["score"] == 0.0 and info["steps"] == 5.0 and info["optimal"] == 0.0
     assert step1(game, 0) == (0.0, False, False)
+
+
+@pytest.mark.parametrize("turns", [1, 2, 3])
+def test_max_steps_of_min_turns_is_solvable_on_the_last_step(turns):
+    # The bound max_steps >= min_turns: a match on the step that reaches max_steps counts (terminated,
+    # solved), checked before the truncation, so max_steps == min_turns is the tightest game that can be won.
+    game = fresh(1, seed=21, min_turns=turns, max_turns=turns, max_steps=turns)
+    moves = optimal_solution(game.get_state(0))
+    assert len(moves) == turns
+    for k, a in enumerate(moves):
+        r, term, trunc = step1(game, a)
+        assert (r > 0.5, term, trunc) == (k == turns - 1, k == turns - 1, False)
+    info = game.episode_info(0)
+    assert info["solved"] == 1.0 and info["steps"] == turns and info["optimal"] == 1.0
+
+
+def test_set_attr_refuses_a_max_steps_below_min_turns_and_keeps_the_old_one():
+    # The constructor's check alone let set_attr shorten a min_turns=3 game's episodes to 2 steps: unsolvable.
+    vec = envs.make_vec("rotation", 2, num_workers=0, seed=0, min_turns=3, max_steps=10)
+    with pytest.raises(ValueError, match=r"max_steps \(2\) is less than min_turns \(3\)"):
+        vec.set_attr("max_steps", 2)
+    assert vec.get_attr("max_steps") == [10, 10]
+    vec.set_attr("max_steps", 3)  # the bound itself is allowed
+    assert vec.get_attr("max_steps") == [3, 3]
+    vec.close()
 
 
 def test_bad_action_is_refused():
