@@ -419,17 +419,18 @@ def specialist_args(parser: argparse.ArgumentParser, args: argparse.Namespace, t
 def add_game_arguments(parser: argparse.ArgumentParser, training: bool = True) -> None:
     """The game options that have a flag of their own (``--size``, ``--rom``, ...; ``ENV_FLAGS`` in
     agents/preflight.py), as train_ppo.py takes them and compare.py for a game played without a run.
-    ``training=False`` leaves out those evaluation overrides (``eval_kwargs``: the greedy opponent, no
-    swarm restarts), which would do nothing."""
+    ``training=False`` hides from --help those that evaluation sets itself (``eval_kwargs``: the greedy
+    opponent, no swarm restarts): still parsed, so that a value it would not use is told why
+    (``refuse_fixed_options``), as its ``--set`` is, not argparse's "unrecognized arguments"."""
     choices = {key.removeprefix("env_kwargs."): names for key, names in named_choices().items()}
     add = parser.add_argument
     add("--size", type=whole_int, help="snake, snake_duel, sokoban: board size")
     add("--obs", type=any_case(choices["obs"]), choices=choices["obs"], help="snake: observation kind")
     add("--difficulty", type=any_case(choices["difficulty"]), choices=choices["difficulty"],
         help="sokoban: level preset")
-    if training:
-        add("--opponent", type=any_case(choices["opponent"]), choices=choices["opponent"],
-            help="snake_duel: scripted bot, or policy = self-play against earlier snapshots")
+    add("--opponent", type=any_case(choices["opponent"]), choices=choices["opponent"],
+        help="snake_duel: scripted bot, or policy = self-play against earlier snapshots" if training
+        else argparse.SUPPRESS)
     add("--rom", type=path_arg, help="pokemon_red, gameboy: path of your ROM (see roms/README.md)")
     add("--state", type=path_arg, help="pokemon_red, gameboy: start state (.state) to reset to "
         "(none: boot the ROM)")
@@ -437,9 +438,9 @@ def add_game_arguments(parser: argparse.ArgumentParser, training: bool = True) -
         help="gameboy: which PyBoy game wrapper gives reward and game over")
     add("--allow-unknown-rom", action="store_const", const=True,
         help="pokemon_red: run a ROM whose SHA-1 is not in roms/README.md's table")
-    if training:
-        add("--swarm", action="store_const", const=True,
-            help="pokemon_red: archive milestone states in the run and restart resets from them")
+    add("--swarm", action="store_const", const=True,
+        help="pokemon_red: archive milestone states in the run and restart resets from them" if training
+        else argparse.SUPPRESS)
 
 
 def rerun_command(script: str, args: Sequence[str] | None = None) -> str:

@@ -251,8 +251,11 @@ def refuse_fixed_options(env: str, env_kwargs: dict, assignments: list[str]) -> 
            if len(parts) == 2 and parts[0] == "env_kwargs"}
     for key, (refused, reason) in why.items():
         if refused and (known is None or key in known):
-            raise ValueError(f"{env_flag(key, typed)}={raw.get(key, given[key])}: {reason}, so the value is "
-                             "never used; drop it")
+            flag = env_flag(key, typed)
+            # As typed: --set env_kwargs.opponent=random, --opponent random, --swarm (a flag without a value)
+            shown = (f"{flag}={raw.get(key, given[key])}" if flag.startswith("--set") else
+                     flag if given[key] is True else f"{flag} {given[key]}")
+            raise ValueError(f"{shown}: {reason}, so the value is never used; drop it")
 
 
 def add_game_flags(env: str, env_kwargs: dict, args: argparse.Namespace) -> None:

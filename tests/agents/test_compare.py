@@ -3319,6 +3319,26 @@ def test_a_vlm_alone_given_an_option_its_game_has_not_is_told_its_options(script
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_a_vlm_alone_given_train_ppo_s_evaluation_flags_is_told_why_they_apply_not(script, scripts, tmp_path,
+                                                                                    capsys):
+    # train_ppo.py's --opponent and --swarm were argparse's "unrecognized arguments: --opponent random" here,
+    # where their --set forms were told evaluation's reason: now both are, naming the flag as typed.
+    with ChatServer(default=scripted) as server:
+        for env, given, told in (
+                ("snake_duel", ["--opponent", "random"], "--opponent random: evaluation plays every duel "
+                 "against the greedy bot (one yardstick for all), so the value is never used; drop it"),
+                ("snake_duel", ["--opponent", "POLICY"], "--opponent policy: evaluation plays every duel"),
+                ("pokemon_red", ["--swarm"], "--swarm: evaluation starts every episode from the start state, "
+                 "so the value is never used; drop it")):
+            argv = ["--env", env, "--vlm", f"m@{server.url}", "--no-cache", "--out", str(tmp_path / "out")]
+            assert getattr(scripts, script).main([*argv, *given]) == 2
+            err = capsys.readouterr().err
+            assert err.startswith(f"error: {told}") and err.count("\n") == 1, err
+    assert server.hits == 0
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_option_at_what_evaluation_plays_is_not_refused():
     # opponent=greedy, swarm=false and the default swarm_prob are what evaluation plays: accepted (a hand
     # mutant refusing any swarm given passed the refusal tests).
