@@ -89,7 +89,11 @@ killed, or end the
 game, lose or lose the game where that ends its clause or goes on with because, since or as, maybe after
 immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
-game for us"; "UP ends the game with a win" is UP) ("is going to" or "is gonna" as would or will: "UP is going
+game for us"; "UP ends the game with a win" is UP, as is an ending or game over said to be a win past a
+mark or because, since or as: the other snake (blue, the opponent, ...) dead, dying, crashing, trapped or
+killed, our win, a win or the puzzle (level) solved or complete, ending its clause: "UP → ends the game (blue
+dies)", "UP ends the game immediately: blue is trapped", "UP → game over (solved!)"; "(blue wins)", "(blue
+dies too)" leave it a loss) ("is going to" or "is gonna" as would or will: "UP is going
 to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
 "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
@@ -396,8 +400,25 @@ _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _A
 # always one on the move ("DOWN is wrong move" names DOWN in a worst answer, as "the wrong move" does).
 # Death, certain, instant or immediate too ("UP is certain death", "UP leads to instant death").
 _DEATH = r"(?:(?:certain|instant|immediate)" + _SP + ")?death"
-# "game over" (game-over) says death as "death" does: "UP is game over", "UP means game over".
-_GAME_OVER = r"game(?:" + _SP + "|-)over"
+# The other snake (Duel Snake's blue, the opponent, ...; not "other" alone: "for other reasons").
+_OTHER_SNAKE = (r"(?:(?:the|our|your|its|my)" + _SP + ")?(?:blue|opponent|enemy|rival|other" + _SP
+                + "(?:snake|one|player))" + _END)
+# An ending said to be a win: past a mark or because (since, as), the other snake's death or a win (ours,
+# a solved puzzle) ending its clause: "UP ends the game (blue dies)", "UP → game over (solved!)". Read as a
+# loss, Duel Snake's move that kills blue and Sokoban's last push scored 0. A closed list, and nothing may
+# follow it: "(blue wins)", "(blue dies too)", "(solved?)" leave the ending a loss.
+_WON = (r"(?:" + _OTHER_SNAKE + "(?:" + _SP + "(?:snake|player))?" + _SP + "(?:dies|died|crashes|loses|has"
+        + _SP + "died|(?:is|gets|got)" + _SP + "(?:dead|trapped|killed|eliminated))"
+        + "|(?:we|you|i|green|(?:the|our)" + _SP + "(?:green" + _SP + ")?snake)" + _SP + "(?:win|wins|won)"
+        + "|(?:an?" + _SP + ")?(?:win|victory)"
+        + "|(?:(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?)?solved"
+        + "|(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?(?:complete|completed|cleared))"
+        + _END + _EM + r"(?=\s{0,3}(?:[^\w\s?*]|$))")
+_NOT_WON = (r"(?!" + _EM + r"(?:\s{0,3}(?:[,;:.!(\[]|—|-{1,3}>?|=>|→|⇒|=)\s{0,3}|\s{1,3}(?:because|since|as)"
+            r"\s{1,3})" + _EM + _WON + ")")
+# "game over" (game-over) says death as "death" does: "UP is game over", "UP means game over"; not where a
+# win is said after it (_NOT_WON).
+_GAME_OVER = r"game(?:" + _SP + "|-)over" + _END + _NOT_WON
 # A verdict's word joined to a word by a hyphen is that word's part, no verdict: "UP is death-free", "UP
 # causes a crash-free path", "UP means a **crash**-free path" are UP.
 _UNJOINED = r"(?!" + _EM + r"-[^\W\d_])"
@@ -405,8 +426,7 @@ _GAME_ENDING = r"game(?:-|" + _SP + ")ending"
 # A verdict said for (to, by) the other snake is none on the move: in Duel Snake a move "lethal for blue" or
 # "a disaster for the opponent" kills the other snake, a good move ("UP would kill the other snake" keeps UP).
 # "other" alone is no snake: "UP is a mistake for other reasons".
-_FOR_OTHER = (r"(?!" + _SP + "(?:for|to|by)" + _SP + "(?:(?:the|our|your|its|my)" + _SP
-              + ")?(?:blue|opponent|enemy|rival|other" + _SP + "(?:snake|one|player))" + _END + ")")
+_FOR_OTHER = r"(?!" + _SP + "(?:for|to|by)" + _SP + _OTHER_SNAKE + ")"
 _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
         r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide|(?:(?:best|"
         r"better)" + _SP + ")?avoided|out" + _SP + "of" + _SP + "(?:the" + _SP + "question|bounds))" + _END
@@ -477,9 +497,10 @@ def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose:
             + "|(?:" + kill + ")" + _SP + own
             + "|(?:" + hit + ")" + _SP + "(?:(?:(?:the|a)" + _SP + ")?(?:wall|boundary|border|edge)" + _END
             + _UNJOINED + _EDGE_CELLS + "|itself|its" + _SP + "(?:own" + _SP + ")?(?:body|tail))" + _END
-            # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP.
-            + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game|(?:" + lose + ")(?:" + _SP + "the" + _SP
-            + "game)?)" + _AT_ONCE + _EM + _CLAUSE_END + ")")
+            # Ending or losing the game where that ends its clause: "UP ends the game with a win" is UP, as
+            # is an ending said to be a win (_NOT_WON: "UP ends the game (blue dies)").
+            + "|(?:(?:" + end + ")" + _SP + "the" + _SP + "game" + _AT_ONCE + _EM + _CLAUSE_END + _NOT_WON
+            + "|(?:" + lose + ")(?:" + _SP + "the" + _SP + "game)?" + _AT_ONCE + _EM + _CLAUSE_END + "))")
 
 
 # A fatal verb right after would or will ('d, 'll after a pointer) is a verdict on the move too: crash, die,

@@ -3273,3 +3273,31 @@ def test_risky_said_of_the_best_move_where_no_move_is_safe_keeps_it() -> None:
         assert verify(snake_reply(reply, "UP"), free)["accuracy"] == 0.0, reply
     assert verify(snake_reply(best, "UP"), free)["accuracy"] == 1.0
     assert "'safe' must be null or a list of moves" in spec_problem({**SNAKE, "safe": "UP"})
+
+
+def test_ending_the_game_with_the_other_snake_dead_or_the_puzzle_solved_keeps_the_answer() -> None:
+    """"UP → ends the game (blue dies)", "UP ends the game immediately: blue is trapped" (Duel Snake) and "UP
+    → game over (solved!)" (Sokoban) scored 0: ending the game and game over were read as losing, where the
+    words set off after them say the game ends in a win. An ending (game over) followed, past a mark or
+    because, by the other snake's death or a win that ends its clause is no verdict; alone, or followed by
+    anything else (blue winning, both dying, a question), it is one still."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP → ends the game (blue dies)", "UP ends the game immediately: blue is trapped",
+                 "UP ends the game because the opponent dies", "UP -> game over (the blue snake is dead)",
+                 "UP would end the game - the other snake crashes", "UP leads to game over (we win)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+    for reply in ("UP → game over (solved!)", "UP is game over: puzzle solved", "UP ends the game (a win)",
+                  "UP → game over (level complete)",
+                  "UP completes the level and ends the game"):  # credited before: "and" ends no clause
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
+        assert parse_move(wrap(reply), record(WORD)) == "UP", reply
+    for reply in ("UP ends the game", "UP → ends the game", "UP → game over", "UP ends the game immediately",
+                  "UP ends the game (blue wins)", "UP ends the game (blue dies too)",
+                  "UP → game over (solved?)", "UP ends the game: green dies", "UP ends the game (we die)",
+                  "UP would lose (blue dies)", "UP ends the game, blue is trapped and so are we"):
+        assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
+        assert verify(snake_reply(reply, "DOWN"), duel)["accuracy"] == 0.0, reply
+    single = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"]})
+    assert verify(snake_reply("UP ends the game", "DOWN"), single)["accuracy"] == 0.0
+    # In a worst answer an ending is a fatal move's reason either way: DOWN is named.
+    assert verify(snake_reply("UP", "DOWN ends the game (blue wins)"), duel)["accuracy"] == 1.0
