@@ -105,9 +105,12 @@ is fatal", "DOWN is dangerous", "DOWN is bad", "DOWN is not a valid move" name D
 blocked", "UP is not wrong", "UP is not dangerous", "UP is not bad", "UP is possible" are UP; any other verb
 phrase is no verdict, nor is one said for, to or by the other snake (blue, the opponent, enemy, rival, the
 other snake, one or player; not "other" alone: "UP is lethal for blue", "UP would be a disaster for the
-opponent") ("UP would hit the apple", "UP would kill the other snake", "UP could crash", "UP won't kill the
-snake", "UP leads to the apple", "UP means the apple", "UP means death is avoided" (or averted,
-prevented, escaped), "UP does not result in death", "UP is not going to crash" are UP). An adverb of
+opponent"), nor one on "it" in the sentence right after one whose subject is the other snake, where "it" is
+that snake ("Blue is next to our head. UP would make it crash into our body", "The opponent is trapped. UP
+causes it to die" are UP; without such a sentence "it" is ours, "UP causes it to die") ("UP would hit the
+apple", "UP would kill the other snake", "UP could crash", "UP won't kill the snake", "UP leads to the
+apple", "UP means the apple", "UP means death is avoided" (or averted, prevented, escaped), "UP does not
+result in death", "UP is not going to crash" are UP). An adverb of
 certainty, speed, degree or addition (``_ADVERB``: definitely, surely, certainly, clearly, obviously,
 absolutely, almost or most certainly, almost surely, immediately, instantly, very, extremely, highly, really,
 too, quite, also, likewise) may come before any verdict, its "not", a verb in the present or an adjective
@@ -568,6 +571,27 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
                       re.IGNORECASE)
 
 
+# "it" is the other snake in the sentence right after one whose subject is that snake ("Blue is next to our
+# head. UP would make it crash into our body", "The opponent is trapped. UP causes it to die"): read as ours,
+# as the fatal verbs' objects read it, Duel Snake's move that kills blue was taken back (``_other_it``).
+# Sentences end at ., ! or ? before a space, or at a line end; the subject opens its sentence, a word after it
+# ("Blue's head is ..." names a head, "Blue, ..." no subject).
+_SENTENCE_END = re.compile(r"((?<=[.!?])[ \t]{1,3}|\n)")
+_OTHER_SUBJECT = re.compile(r"\s{0,3}" + _EM + _OTHER_SNAKE + "(?:" + _SP + "(?:snake|player))?" + _EM
+                            + r"\s{1,3}[a-z]", re.IGNORECASE)
+_IT = re.compile(r"\bit\b(?!['’])", re.IGNORECASE)
+
+
+def _other_it(text: str) -> str:
+    """``text`` with "it" as "blue" (the other snake) in each sentence right after one that opens with the
+    other snake as its subject (``_OTHER_SUBJECT``); "its" is left, whose body our head may hit."""
+    parts = _SENTENCE_END.split(text)  # sentences at even indices, their separators between
+    for k in range(2, len(parts), 2):
+        if _OTHER_SUBJECT.match(parts[k - 2]):
+            parts[k] = _IT.sub("blue", parts[k])
+    return "".join(parts)
+
+
 _REJECTED = _rejected(False)
 _REJECTED_MOVE = _rejected(True)
 _REJECTED_RISKY_MOVE = _rejected(True, risky=False)  # a best move where no move is safe
@@ -708,7 +732,7 @@ def _affirmed(text: str, asks_bad: bool = False, move: bool = False, risky: bool
     ``text`` does."""
     if not asks_bad:
         rejected = (_REJECTED_MOVE if risky else _REJECTED_RISKY_MOVE) if move else _REJECTED
-        text = rejected.sub(" ", text)
+        text = rejected.sub(" ", _other_it(text) if move else text)
     return _NEGATION.sub(" ", _DENIED.sub(" ", text))
 
 

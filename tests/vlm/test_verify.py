@@ -3301,3 +3301,28 @@ def test_ending_the_game_with_the_other_snake_dead_or_the_puzzle_solved_keeps_th
     assert verify(snake_reply("UP ends the game", "DOWN"), single)["accuracy"] == 0.0
     # In a worst answer an ending is a fatal move's reason either way: DOWN is named.
     assert verify(snake_reply("UP", "DOWN ends the game (blue wins)"), duel)["accuracy"] == 1.0
+
+
+def test_it_after_a_sentence_about_the_other_snake_is_the_other_snake() -> None:
+    """"Blue is next to our head. UP would make it crash into our body" and "The opponent is trapped. UP
+    causes it to die" scored 0 where UP was the best move: "it" was always read as the player's snake, so
+    killing blue read as dying. Where the sentence right before names the other snake as its subject, "it" is
+    that snake; with no such sentence (single Snake, or our snake the subject just before) it is ours still,
+    and "its" (whose body a head may hit) is left as it is."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("Blue is next to our head. UP would make it crash into our body",
+                 "The opponent is trapped. UP causes it to die",
+                 "The blue snake has one free cell. UP kills it.",
+                 "Blue is cornered!\nUP would make it collide with our tail",
+                 "The other snake is boxed in. UP would end the game for it"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+        assert parse_move(snake_reply(best, "DOWN"), duel) == "UP", best
+    assert verify(wrap("The opponent is trapped. UP causes it to die"), record(WORD))["accuracy"] == 1.0
+    for best in ("UP would make it crash into our body", "UP causes it to die",
+                 "Our snake is next to blue. UP causes it to die",
+                 "Blue is far away. Our snake is boxed in. UP would make it crash",
+                 "Blue is next to us. UP would hit its body"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+    single = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"]})
+    for best in ("UP would make it crash", "UP would make it crash into our body", "UP causes it to die"):
+        assert verify(snake_reply(best, "DOWN"), single)["accuracy"] == 0.0, best
