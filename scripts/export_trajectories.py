@@ -51,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, default=d.workers,
                    help="processes playing episodes and writing images in parallel (default %(default)s)")
     p.add_argument("--min-score", type=finite_float, help="keep only episodes scoring at least this")
-    p.add_argument("--minari", action="store_true", help="also write a Minari dataset (pip install minari)")
+    p.add_argument("--minari", action="store_true",
+                   help='also write a Minari dataset (needs the vlm extra: pip install -e ".[vlm]")')
     p.add_argument("--seed", type=nonneg_int, default=d.seed,
                    help="episode k is seeded seed+k, below 2**64; also seeds tasks and splits "
                    "(default %(default)s)")

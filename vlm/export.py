@@ -267,7 +267,8 @@ def plan(opts: ExportOptions) -> Plan:
                           'pip install -e ".[vlm]" (or pip install datasets), or leave trl out of --formats '
                           f"(e.g. --formats {others})")
     if opts.minari and not _installed("minari"):
-        raise ExportError("--minari needs the minari package: pip install minari (or drop --minari)")
+        raise ExportError('--minari needs the minari package: pip install -e ".[vlm]" '
+                          '(or pip install "minari>=0.5.3"), or drop --minari')
     try:
         check_device(opts.device)
     except ValueError as e:
