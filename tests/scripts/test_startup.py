@@ -102,6 +102,28 @@ def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
     assert signal.getsignal(signal.SIGINT) is before
 
 
+#: The import names of pyproject's extras (test, plot, gameboy, vlm) that a base install lacks.
+EXTRA_MODULES = ["matplotlib", "datasets", "minari", "pyboy", "sdl2", "pygame", "imageio", "pytest"]
+
+
+def test_every_script_s_help_needs_no_extra(tmp_path):
+    """README's first command installs the base dependencies alone: no script may import an extra's package
+    before its --help is printed. One process (torch imported once), the extras unimportable in it."""
+    code = ("import runpy, sys\n"
+            f"sys.modules.update(dict.fromkeys({EXTRA_MODULES!r}))\n"
+            f"for script in {SCRIPTS!r}:\n"
+            f"    sys.argv = [script, '--help']\n"
+            "    try:\n"
+            f"        runpy.run_path({str(ROOT / 'scripts')!r} + '/' + script, run_name='__main__')\n"
+            "    except SystemExit as e:\n"
+            "        print(script, 'exit', e.code, flush=True)\n")
+    proc = _run_python(code, tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for script in SCRIPTS:
+        assert f"usage: {script} " in proc.stdout, (script, proc.stderr)
+        assert f"\n{script} exit 0\n" in proc.stdout, (script, proc.stderr)
+
+
 def test_every_script_exits_with_stop_signals_ignored(scripts):
     # Once its work is done, a script exits through run_script's exit_ignoring_stop_signals: a Ctrl-C while
     # Python shuts down would end it with status 130 (or, past the handlers' teardown, kill it) after all.
