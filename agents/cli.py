@@ -620,16 +620,17 @@ class EpisodeProgress:
     def __call__(self, episodes: int, steps: int) -> None:
         """``run_episodes``' and the export's progress: episodes ended, steps played since the last call."""
         if steps:
-            self.count(steps=steps)
+            self.count(step=steps)
         if episodes:
             self.bar.set_postfix_str(self.text(), refresh=False)  # drawn by the update, not a step behind
             self.bar.update(episodes)
 
     def decided(self, decision: Any) -> None:
         """A VLM player's ``on_decision``: its answers come one by one, many in one step of all boards."""
-        self.count(decisions=1, invalid=int(not decision.valid))
+        self.count(decision=1, invalid=int(not decision.valid))
 
     def count(self, **more: int) -> None:
+        """Add ``more`` (noun, in the singular: how many more) to the counts shown."""
         for name, n in more.items():
             self.counts[name] = self.counts.get(name, 0) + n
         if (now := time.monotonic()) - self.shown >= self.every:
@@ -637,4 +638,7 @@ class EpisodeProgress:
             self.bar.set_postfix_str(self.text())
 
     def text(self) -> str:
-        return ", ".join(f"{n:,} {name}" for name, n in self.counts.items())
+        from vlm.tasks import plural  # "1 step", "2 steps" (it said "1 steps"); "invalid" is its own plural
+
+        return ", ".join(plural(n, name, "invalid" if name == "invalid" else None)
+                         for name, n in self.counts.items())

@@ -420,3 +420,30 @@ def test_only_the_values_of_key_like_flags_are_hidden_among_unrecognized_argumen
     with pytest.raises(SystemExit):
         parser.parse_args(["monkey"])
     assert capsys.readouterr().err.endswith("error: unrecognized arguments: monkey\n")
+
+
+def test_an_episode_bar_counts_one_in_the_singular_and_closes_on_every_count():
+    """``EpisodeProgress``'s postfix said "1 decisions" and "1 steps"; and, drawn at most every ``every``
+    seconds, the bar it leaves must still show the last counts (an episode's end draws them)."""
+    import io
+
+    from tqdm import tqdm
+
+    from agents.cli import EpisodeProgress
+
+    out = io.StringIO()
+    with tqdm(total=2, file=out, ncols=120) as bar:
+        progress = EpisodeProgress(bar, every=0.0)  # every count drawn
+        progress(0, 1)
+        assert bar.postfix == "1 step"
+        progress.decided(argparse.Namespace(valid=False))
+        assert bar.postfix == "1 step, 1 decision, 1 invalid"
+        progress.decided(argparse.Namespace(valid=True))
+        progress(1, 1)
+        assert bar.postfix == "2 steps, 2 decisions, 1 invalid"
+        progress.every = 3600.0  # none drawn by the throttle from here
+        progress(0, 1)
+        progress.decided(argparse.Namespace(valid=False))
+        progress(1, 1)
+    assert "2/2" in out.getvalue().split("\r")[-1]
+    assert "4 steps, 3 decisions, 2 invalid]" in out.getvalue().split("\r")[-1]

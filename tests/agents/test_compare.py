@@ -1794,7 +1794,7 @@ def test_the_vlms_bar_draws_its_decisions_before_the_episode_ends(tmp_path, caps
             VLMPlayer(ChatClient(f"junk-vl-2b@{server.url}", api_key_env=None), "snake") as player:
         compare("snake", tmp_path / "out", 1, SEED, players=[player], max_steps=3, frames_per_vlm=0)
     frames = capsys.readouterr().err.split("\r")
-    assert any(" 0/1 " in f and "1 decisions, 1 invalid]" in f for f in frames), frames
+    assert any(" 0/1 " in f and "1 decision, 1 invalid]" in f for f in frames), frames
 
 
 def test_the_cached_answers_hint_names_only_caches_that_hold_every_answer(tmp_path):

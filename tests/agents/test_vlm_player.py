@@ -485,8 +485,8 @@ def test_the_evaluation_bar_shows_a_vlms_decisions_as_they_come(scripts, tmp_pat
                                       "--max-steps", "3", "--out", str(tmp_path / "out"), "--no-video",
                                       "--cache-dir", str(tmp_path / "cache")]) == 0
     frames = capsys.readouterr().err.split("\r")
-    assert any(" 0/1 " in f and "1 decisions, 0 invalid]" in f for f in frames), frames
-    assert any(" 0/1 " in f and "2 decisions, 0 invalid, 1 steps]" in f for f in frames), frames
+    assert any(" 0/1 " in f and "1 decision, 0 invalid]" in f for f in frames), frames
+    assert any(" 0/1 " in f and "2 decisions, 0 invalid, 1 step]" in f for f in frames), frames
 
 
 def test_a_stop_after_a_vlms_play_leaves_no_folder_made_for_it(scripts, tmp_path, capsys, monkeypatch):
