@@ -551,12 +551,14 @@ _VERDICT_SUBJECT = (r"(?=[^\s(\[]{0,40}?[^\W_]|[(\[])(?![*_]{0,3}(?:no|nope|nah)
 # "risky" (a risky move) said of a Duel Snake move (``_rejected``'s ``risky``): where the record says no move
 # is safe the best move is a risky one, as the analysis calls it, so "UP (risky, no move is safe)" is UP.
 _RISKY = "(?:(?:an?|the)" + _SP + ")?" + _SURELY_BEFORE + "risky" + _END
+# A verdict joined to it is still one: "UP is risky and fatal", "UP (risky, fatal)", "UP is risky or deadly".
+_RISKY_AND = _RISKY + r"(?:\s{0,3}[,;]\s{0,3}|" + _SP + ")(?:(?:and|or)" + _SP + ")?"
 
 
 def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
-    ``move``; "risky" only where ``risky`` is one (``_RISKY``)."""
-    bad = _BAD if risky else "(?!" + _RISKY + ")" + _BAD
+    ``move``; "risky" only where ``risky`` is one (``_RISKY``; else a verdict joined to it still is)."""
+    bad = _BAD if risky else "(?:" + _RISKY_AND + ")?(?!" + _RISKY + ")" + _BAD
     alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
     outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD

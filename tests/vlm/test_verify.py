@@ -3326,3 +3326,25 @@ def test_it_after_a_sentence_about_the_other_snake_is_the_other_snake() -> None:
     single = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"]})
     for best in ("UP would make it crash", "UP would make it crash into our body", "UP causes it to die"):
         assert verify(snake_reply(best, "DOWN"), single)["accuracy"] == 0.0, best
+
+
+def test_a_verdict_joined_to_risky_still_takes_the_best_move_back_where_no_move_is_safe() -> None:
+    """Where no move is safe "risky" said of the best move is no verdict, but the one that followed it was
+    skipped with it: "DOWN is risky and fatal" and "DOWN (risky, fatal)" scored 1 (0 before the ``safe``
+    key, and with a safe move). A verdict after "risky" and a comma, "and" or "or" is still one."""
+    from vlm.tasks import snake_duel
+
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 5,
+             "apples": [[5, 5]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[1, 0], [2, 0]], "direction": "LEFT", "alive": True, "score": 0},
+                        {"body": [[0, 1], [0, 2]], "direction": "UP", "alive": True, "score": 0}]}
+    cornered = snake_duel.move_task(state)
+    assert cornered.verifier["safe"] == [] and cornered.verifier["good"] == ["DOWN"]
+    for best in ("DOWN is risky and fatal", "DOWN (risky, fatal)", "DOWN is risky and deadly",
+                 "DOWN is risky or fatal", "DOWN is risky and a bad move", "DOWN - risky, dangerous",
+                 "DOWN would be risky and unsafe"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 0.0, best
+        assert parse_move(snake_reply(best, "UP"), cornered) is None, best
+    for best in ("DOWN (risky, no move is safe)", "DOWN is risky but the best", "DOWN (risky, least bad)",
+                 "DOWN is risky, and the best"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
