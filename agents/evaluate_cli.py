@@ -65,16 +65,17 @@ def evaluate_command(p: argparse.ArgumentParser, args: argparse.Namespace) -> in
         p.error("give a run folder (or --vlm MODEL@URL with --env)")
     if args.run_dir and args.env:  # a run folder names its game
         p.error("--env is for --vlm without a run folder: the run folder names the game; drop it")
-    from agents.preflight import game_options_given, settings_beside_run
+    from agents.preflight import evaluation_fixes_them, game_options_given, settings_beside_run
     from agents.train_cli import refuse_flag_and_set
 
     if args.run_dir and (why := settings_beside_run(args, "the run folder's config.yaml")):
         p.error(why)
     if args.run_dir and (game_options := game_options_given(args)):
         # The model was trained on its run's board (size, ROM, start state), and --vlm plays that one too.
+        way_out = ("" if evaluation_fixes_them(args) else
+                   " (or let a VLM play without a run folder: --vlm with --env)")
         p.error(f"{' and '.join(game_options)}: the run folder's config.yaml sets the game's options, which "
-                "its model was trained for; drop it (or let a VLM play without a run folder: --vlm with "
-                "--env)")
+                f"its model was trained for; drop it{way_out}")
     refuse_flag_and_set(p, args, training=False)
     if args.vlm and (given := _given(args, "checkpoint", "stochastic")):
         p.error(f"--vlm plays no checkpoint: drop {given}")

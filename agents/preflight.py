@@ -180,6 +180,18 @@ def game_options_given(args: argparse.Namespace) -> list[str]:
         f"--set {item}" for item in args.set]
 
 
+#: The game options evaluation sets itself (``eval_kwargs``): ``refuse_fixed_options`` refuses other values.
+EVAL_FIXED = ("opponent", "swarm", "swarm_prob", "archive_dir")
+
+
+def evaluation_fixes_them(args: argparse.Namespace) -> bool:
+    """Whether every game option given (``game_options_given``) is one evaluation sets itself: refused beside
+    a run, played without it, it is refused or does nothing too, so that is no way out to point to."""
+    keys = [f for f in ENV_FLAGS if getattr(args, f, None) is not None]
+    keys += [".".join(set_item(item)[0][1:]) for item in args.set]
+    return all(key in EVAL_FIXED for key in keys)
+
+
 def settings_beside_run(args: argparse.Namespace, config: str) -> str | None:
     """Why the ``--set`` items that set no game option (``seed=3``, ``ppo.n_steps=5``) are refused beside a
     run, whose ``config`` (its config.yaml) sets the game's options; None where there is none. Refused as

@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     check_episode_seeds(p, args.seed, args.episodes)
     if args.env is None and args.vlm and not args.specialist:
         p.error("--env is required without --specialist (a run folder names its game)")
-    from agents.preflight import game_options_given, settings_beside_run
+    from agents.preflight import evaluation_fixes_them, game_options_given, settings_beside_run
     from agents.train_cli import refuse_flag_and_set
 
     if args.specialist and (why := settings_beside_run(args, "the --specialist run's config.yaml")):
@@ -104,8 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     game_options = game_options_given(args)
     if args.specialist and game_options:
         # The model was trained on its run's board (size, ROM, start state): it plays that one only.
+        way_out = "" if evaluation_fixes_them(args) else " (or compare the VLMs alone, without --specialist)"
         p.error(f"{' and '.join(game_options)}: the --specialist run's config.yaml sets the game's options, "
-                "which its model was trained for; drop it (or compare the VLMs alone, without --specialist)")
+                f"which its model was trained for; drop it{way_out}")
     refuse_flag_and_set(p, args, training=False)
 
     from agents.compare import (

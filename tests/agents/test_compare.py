@@ -3401,3 +3401,23 @@ def test_a_default_folder_whose_mark_the_disk_refuses_is_removed_again(tmp_path,
                                            r"left on device\); free some space or give --out"):
         reserve_default_out(tmp_path / "runs" / "snake" / "compare-20261205-000000")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("script", ["compare", "evaluate"])
+def test_evaluation_s_own_options_beside_a_run_point_to_no_play_without_it(script, scripts, tmp_path, capsys):
+    # `evaluate.py RUN --opponent random` said "drop it (or let a VLM play without a run folder: --vlm with
+    # --env)", and compare's "(or compare the VLMs alone, without --specialist)": played so, the value is
+    # refused too (evaluation plays the greedy bot, no swarm restarts). A board option keeps the way out.
+    run = ["--specialist", str(tmp_path / "run")] if script == "compare" else [str(tmp_path / "run")]
+    way_out = "without --specialist" if script == "compare" else "--vlm with --env"
+    for given in (["--opponent", "random"], ["--swarm"], ["--set", "env_kwargs.opponent=random"],
+                  ["--opponent", "greedy", "--set", "env_kwargs.swarm_prob=0.5"]):
+        with pytest.raises(SystemExit) as stop:
+            getattr(scripts, script).main([*run, *given])
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert err.endswith("which its model was trained for; drop it"), err
+    for given in (["--size", "8"], ["--size", "8", "--opponent", "random"]):
+        with pytest.raises(SystemExit):
+            getattr(scripts, script).main([*run, *given])
+        assert way_out in capsys.readouterr().err
