@@ -377,6 +377,11 @@ RESERVED_FIGURES = ("r", "l", "t", "episode", "terminal_observation", "TimeLimit
 _MAKING = "_making"
 
 
+def making(game: Any) -> bool:
+    """Whether ``game``'s constructor is running (a fixed option may still be set)."""
+    return _MAKING in vars(game)
+
+
 def _making(init: Callable[..., None]) -> Callable[..., None]:
     """``init`` run with ``_MAKING`` set in the game, so that ``Game.__setattr__`` lets the constructor set
     the fixed options and refuses them once it returns; a base class's constructor called from a subclass's
@@ -540,7 +545,7 @@ class Game(ABC):
         # the arrays it sized (game.size = 20 on a 10×10 Snake wrote past them), and others changed
         # nothing the game read. No option starts with "_": the step's own attributes skip the lookup.
         cls = type(self)
-        if name[:1] != "_" and name in _fixed_options(cls, cls.__init__) and _MAKING not in vars(self):
+        if name[:1] != "_" and name in _fixed_options(cls, cls.__init__) and not making(self):
             self.check_setting(name, value)  # raises, naming the option
         super().__setattr__(name, value)
 

@@ -57,6 +57,7 @@ from envs.base import (
     check_state_keys,
     finite,
     flag,
+    making,
     reward_setting,
     state_cells,
     whole,
@@ -654,16 +655,18 @@ def optimal_solution(state: dict[str, Any]) -> list[int]:
     return moves
 
 
-def _max_steps(min_turns: int, value: Any) -> int:
+def _max_steps(game: Rotation, value: Any) -> int:
     """``max_steps`` checked against ``min_turns``: every start is at least ``min_turns`` quarter turns from
     its target, so fewer steps than that left every episode unsolvable (trained on without a word). A solve
     on the last step counts (the match is checked before the truncation), so ``max_steps == min_turns``
-    is allowed."""
+    is allowed. Only the constructor's refusal offers a lower min_turns: a made game's is fixed."""
     steps = whole("max_steps", value, 1)
+    min_turns = game.min_turns
     if steps < min_turns:
+        lower = f", or min_turns to {steps} or less" if making(game) else ""
         raise ValueError(f"max_steps ({steps}) is less than min_turns ({min_turns}): every start is at least "
                          f"min_turns quarter turns from its target, so no episode could be solved; set "
-                         f"max_steps to {min_turns} or more, or min_turns to {steps} or less")
+                         f"max_steps to {min_turns} or more{lower}")
     return steps
 
 
@@ -678,7 +681,7 @@ class Rotation(Game):
     OBS_PANELS: ClassVar[int] = 2
     #: set_attr may change these (checked as the constructor checks them): max_steps from each board's
     #: reset, the rewards from the next step
-    max_steps = Setting(lambda game, name, value: _max_steps(game.min_turns, value))
+    max_steps = Setting(lambda game, name, value: _max_steps(game, value))
     step_cost = reward_setting()
     progress_reward = reward_setting()
     # A turn moves the distance by one at most: a step pays -step_cost ± progress_reward (a solve 1 ±).

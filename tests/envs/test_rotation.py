@@ -790,8 +790,11 @@ def test_max_steps_of_min_turns_is_solvable_on_the_last_step(turns):
 def test_set_attr_refuses_a_max_steps_below_min_turns_and_keeps_the_old_one():
     # The constructor's check alone let set_attr shorten a min_turns=3 game's episodes to 2 steps: unsolvable.
     vec = envs.make_vec("rotation", 2, num_workers=0, seed=0, min_turns=3, max_steps=10)
-    with pytest.raises(ValueError, match=r"max_steps \(2\) is less than min_turns \(3\)"):
+    # min_turns is fixed once the game is made: the advice names only max_steps (it said "or min_turns to 2
+    # or less", which set_attr then refused).
+    with pytest.raises(ValueError, match=r"max_steps \(2\) is less than min_turns \(3\)") as e:
         vec.set_attr("max_steps", 2)
+    assert "set max_steps to 3 or more" in str(e.value) and "min_turns to" not in str(e.value)
     assert vec.get_attr("max_steps") == [10, 10]
     vec.set_attr("max_steps", 3)  # the bound itself is allowed
     assert vec.get_attr("max_steps") == [3, 3]
