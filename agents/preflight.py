@@ -9,7 +9,7 @@ import argparse
 import math
 import os
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from agents.config import DEFAULTS, MINIBATCHES, auto_batch_size, flag_of, load_yaml, misplaced, set_item
@@ -180,8 +180,21 @@ def game_options_given(args: argparse.Namespace) -> list[str]:
         f"--set {item}" for item in args.set]
 
 
-#: The game options evaluation sets itself (``eval_kwargs``): ``refuse_fixed_options`` refuses other values.
-EVAL_FIXED = ("opponent", "swarm", "swarm_prob", "archive_dir")
+#: The game options evaluation sets itself (``eval_kwargs``), each with whether ``refuse_fixed_options``
+#: refuses the value given, ``refused(given, defaults, bot)`` (``given``: the options as the game reads
+#: them; ``defaults``: the game's; ``bot``: evaluation's opponent), and why evaluation never uses it. One
+#: table: the keys evaluation_fixes_them knows are the keys refused, and each has its reason.
+EVAL_FIXED: dict[str, tuple[Callable[[dict[str, Any], dict[str, Any], str], bool], str]] = {
+    "opponent": (lambda given, defaults, bot: given.get("opponent", bot) != bot,
+                 "evaluation plays every duel against the {bot} bot (one yardstick for all)"),
+    "swarm": (lambda given, defaults, bot: bool(given.get("swarm")),
+              "evaluation starts every episode from the start state"),
+    "swarm_prob": (lambda given, defaults, bot: defaults.get("swarm_prob") is not None
+                   and given.get("swarm_prob", defaults["swarm_prob"]) != defaults["swarm_prob"],
+                   "it weighs swarm restarts, which evaluation never plays"),
+    "archive_dir": (lambda given, defaults, bot: given.get("archive_dir") is not None,  # null: none
+                    "evaluation archives no state"),
+}
 
 
 def evaluation_fixes_them(args: argparse.Namespace) -> bool:
@@ -249,24 +262,17 @@ def refuse_fixed_options(env: str, env_kwargs: dict, assignments: list[str]) -> 
 
     known = game_options(env)
     given = whole_options(game_class(env), env_kwargs)  # swarm_prob=5e-1 is the default's 0.5
-    default_prob = game_defaults(env).get("swarm_prob")
-    why = {
-        "opponent": (given.get("opponent", EVAL_OPPONENT) != EVAL_OPPONENT,
-                     f"evaluation plays every duel against the {EVAL_OPPONENT} bot (one yardstick for all)"),
-        "swarm": (bool(given.get("swarm")), "evaluation starts every episode from the start state"),
-        "swarm_prob": (default_prob is not None and given.get("swarm_prob", default_prob) != default_prob,
-                       "it weighs swarm restarts, which evaluation never plays"),
-        "archive_dir": (given.get("archive_dir") is not None, "evaluation archives no state"),  # null: none
-    }
+    defaults = game_defaults(env)
     typed = set_options(assignments)
     raw = {parts[1]: value.strip() for parts, value in map(set_item, assignments)  # the later of two wins
            if len(parts) == 2 and parts[0] == "env_kwargs"}
-    for key, (refused, reason) in why.items():
-        if refused and (known is None or key in known):
+    for key, (refused, reason) in EVAL_FIXED.items():
+        if refused(given, defaults, EVAL_OPPONENT) and (known is None or key in known):
             flag = env_flag(key, typed)
             # As typed: --set env_kwargs.opponent=random, --opponent random, --swarm (a flag without a value)
             shown = (f"{flag}={raw.get(key, given[key])}" if flag.startswith("--set") else
                      flag if given[key] is True else f"{flag} {given[key]}")
+            reason = reason.format(bot=EVAL_OPPONENT)
             raise ValueError(f"{shown}: {reason}, so the value is never used; drop it")
 
 
