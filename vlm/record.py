@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
+from vlm.tasks import listed
 
 FAMILIES = ("perception", "state_prediction", "strategy", "vision_zero")
 LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_level (question complexity)
@@ -83,5 +85,22 @@ class TaskRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TaskRecord:
+    def from_dict(cls, d: Any) -> TaskRecord:
+        """The record ``d`` (a JSON object with ``to_dict``'s keys; ``extra`` may be left out), or a
+        ``ValueError`` naming the keys missing or unknown: the constructor's TypeError said them in Python's
+        words ("__init__() missing 1 required positional argument")."""
+        if not isinstance(d, dict):
+            kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+            raise ValueError(f"a JSON {kinds.get(type(d), 'null')}, not an object")
+        names = [f.name for f in fields(cls)]
+        needed = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING]
+        missing = [repr(k) for k in needed if k not in d]
+        unknown = [repr(k) for k in d if k not in names]
+        problems = []
+        if missing:
+            problems.append(f"no {listed(missing, 'or')}")
+        if unknown:
+            problems.append(f"unknown key{'s' if unknown[1:] else ''} {listed(unknown)}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return cls(**d)

@@ -164,7 +164,7 @@ def _load_records(path: Path) -> list[TaskRecord]:
     for n, row in _jsonl(path, "split"):
         try:
             record = TaskRecord.from_dict(row)
-        except TypeError as e:  # a model's predictions given first: named, as the other way round is
+        except ValueError as e:  # a model's predictions given first: named, as the other way round is
             raise ScoringError(f"split {path} line {n}: not a task record; it is a predictions row: give the "
                                "split first, then the model's predictions" if _is_prediction(row, path, n)
                                else f"split {path} line {n}: not a task record ({e})") from None

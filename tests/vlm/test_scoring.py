@@ -703,7 +703,8 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     foreign = tmp_path / "foreign.jsonl"
     foreign.write_text('{"question": "hi"}\n')
     # Python's words, not the swapped-files hint: that is only for a row the predictions reader takes.
-    with pytest.raises(ScoringError, match=r"line 1: not a task record \(TaskRecord") as refused:
+    with pytest.raises(ScoringError, match=r"line 1: not a task record \(no 'id', 'game', .* or 'source'\)$"
+                       ) as refused:
         load_records(foreign)
     assert "predictions row" not in str(refused.value)
 
@@ -1502,6 +1503,33 @@ def test_a_split_record_whose_id_or_group_is_no_string_is_refused_by_line(key, v
         load_records(split)
     assert scripts.score_predictions.main([str(split), str(preds)]) == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("change, problem", [
+    (lambda r: {k: v for k, v in r.items() if k != "verifier"}, "no 'verifier'"),
+    (lambda r: {k: v for k, v in r.items() if k not in ("verifier", "source")}, "no 'verifier' or 'source'"),
+    (lambda r: {**r, "colour": "red"}, "unknown key 'colour'"),
+    (lambda r: {**{k: v for k, v in r.items() if k != "answer"}, "colour": 1, "answers": 2},
+     "no 'answer'; unknown keys 'colour' and 'answers'"),
+    (lambda r: list(r), "a JSON array, not an object"),
+    (lambda r: "r1", "a JSON string, not an object")])
+def test_a_split_record_missing_or_with_unknown_keys_is_named_in_our_words(change, problem, tmp_path, scripts,
+                                                                          capsys) -> None:
+    # It said "not a task record (TaskRecord.__init__() missing 1 required positional argument: 'verifier')":
+    # Python's words about a constructor the user never called. extra may be left out (a default).
+    good = TaskRecord("r0", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "",
+                      {"rule": "integer", "value": 4}, {}, {}).to_dict()
+    split = tmp_path / "test.jsonl"
+    bare = {k: v for k, v in good.items() if k != "extra"}
+    split.write_text(json.dumps(bare) + "\n" + json.dumps(change({**good, "id": "r1"})) + "\n")
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text('{"id": "r0", "response": "4"}\n')
+    message = f"split {split} line 2: not a task record ({problem})"
+    with pytest.raises(ScoringError) as refused:
+        load_records(split)
+    assert str(refused.value) == message
+    assert scripts.score_predictions.main([str(split), str(preds)]) == 2
+    assert capsys.readouterr().err == f"error: {message}\n"
 
 
 def test_a_response_that_is_not_a_string_is_scored_as_its_json_text(tmp_path) -> None:

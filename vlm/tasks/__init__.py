@@ -82,9 +82,10 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
-def listed(words: list[str]) -> str:
-    """``words`` as a sentence lists them: "a", "a and b", "a, b and c"."""
-    return " and ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
+def listed(words: list[str], last: str = "and") -> str:
+    """``words`` as a sentence lists them: "a", "a and b", "a, b and c" (``last``: the word before the last,
+    "or" for alternatives)."""
+    return f" {last} ".join([", ".join(words[:-1]), words[-1]] if len(words) > 1 else words)
 
 
 def grid_bfs(size: int, start: tuple[int, int], blocked: Collection[tuple[int, int]],
