@@ -129,6 +129,9 @@ Dangerous? Not really" keep UP), and so does a fatal verb in the present or a ba
 (``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP: crash" are
 none; "UP: collision-free" is UP), as does death or game over alone past one; after an option letter, a number
 or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
+A verdict joined by "and" or "or" to one-word verdicts of the same subject is one too ("UP is safe and fatal",
+"UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and good", "UP: not risky and not
+fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -430,9 +433,12 @@ _GAME_ENDING = r"game(?:-|" + _SP + ")ending"
 # "a disaster for the opponent" kills the other snake, a good move ("UP would kill the other snake" keeps UP).
 # "other" alone is no snake: "UP is a mistake for other reasons".
 _FOR_OTHER = r"(?!" + _SP + "(?:for|to|by)" + _SP + _OTHER_SNAKE + ")"
-_BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
-        r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide|(?:(?:best|"
-        r"better)" + _SP + ")?avoided|out" + _SP + "of" + _SP + "(?:the" + _SP + "question|bounds))" + _END
+# The one-word verdicts on the move, bad (_BAD's) and good (_NOT_GOOD's).
+_BAD_WORDS = (r"unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|terrible|impossible|poor|"
+              r"disastrous|catastrophic|" + _GAME_ENDING + "|unwise|inadvisable|blocked|killed|suicide")
+_GOOD_WORDS = r"safe|good|legal|allowed|possible|viable|recommended|advisable|wise"
+_BAD = (r"(?:(?:" + _BAD_WORDS + "|(?:(?:best|better)" + _SP + ")?avoided|out" + _SP + "of" + _SP
+        + "(?:the" + _SP + "question|bounds))" + _END
         # the move (one, direction, choice) to avoid, where that ends its clause: "the move to avoid the wall"
         + r"|(?:(?:the|a)" + _SP + ")?(?:move|one|direction|choice)" + _SP + "to" + _SP + "avoid" + _EM
         + _CLAUSE_END
@@ -451,7 +457,7 @@ _BAD = (r"(?:(?:unsafe|fatal|deadly|lethal|dangerous|illegal|risky|bad|suicidal|
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
         + "|no" + _SP + "good(?:" + _MOVE_NOUN + "|" + _EM + _CLAUSE_END + "))" + _FOR_OTHER)
 # "not an option" (a viable option) is said of a move: "UP is not an option" as "UP is not allowed".
-_NOT_GOOD = (r"(?:(?:safe|good|legal|allowed|possible|viable|recommended|advisable|wise)" + _END
+_NOT_GOOD = (r"(?:(?:" + _GOOD_WORDS + ")" + _END
              + r"|(?:(?:an?|the)" + _SP + ")?(?:good|safe|valid|legal|right|correct|true|allowed|possible|"
              r"viable)" + _MOVE_NOUN
              + r"|(?:an" + _SP + "|(?:an?" + _SP + ")?viable" + _SP + ")option" + _END + ")")
@@ -555,12 +561,28 @@ _RISKY = "(?:(?:an?|the)" + _SP + ")?" + _SURELY_BEFORE + "risky" + _END
 _RISKY_AND = _RISKY + r"(?:\s{0,3}[,;]\s{0,3}|" + _SP + ")(?:(?:and|or)" + _SP + ")?"
 
 
+# One-word verdicts joined by "and" or "or" (a comma before it too) are said of the same subject, so a verdict
+# after them is one on the move: "UP is safe and fatal", "UP, which is safe or deadly", "UP, risky and
+# dangerous", "UP (fatal and risky)", "UP: not safe and fatal" are none; "UP is safe and good", "UP: not risky
+# and not fatal", "UP is not risky or fatal" (a negation opens no chain) and "UP is safe, and DOWN is fatal"
+# (no verdict after "and": DOWN's own) keep UP. Past a mark the verdict and the ones joined after it
+# (_JOINED_AFTER) must still end their clause; after "is" the verdict joined must end its clause or go on with
+# a preposition or link (_JOIN_END: "UP is safe and fatal for us"), as before any other word it may be a new
+# clause's ("UP is safe and death is avoided", "UP is safe and bad moves hit walls" keep UP).
+_VERDICT_WORD = "(?:" + _BAD_WORDS + "|" + _GOOD_WORDS + ")" + _END
+_JOINT = r"(?:\s{0,3}[,;])?" + _SP + "(?:and|or)" + _AT
+_JOINED = "(?:" + _VERDICT_WORD + _JOINT + ")+"
+_JOINED_AFTER = "(?:" + _JOINT + "(?:not" + _SP + ")?" + _VERDICT_WORD + ")*"
+_JOIN_END = "(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:for|to|in|on|at|here|now|there|and|or|but|so)\b)"
+
+
 def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
     ``move``; "risky" only where ``risky`` is one (``_RISKY``; else a verdict joined to it still is)."""
     bad = _BAD if risky else "(?:" + _RISKY_AND + ")?(?!" + _RISKY + ")" + _BAD
     alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
     outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
+    bad = "(?:" + _JOINED + bad + _JOIN_END + "|" + bad + ")"  # "UP is safe and fatal"
     return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD
                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
@@ -569,8 +591,8 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
                       + _POINTED
                       + r"(?=" + _POINTER_IS + _AT + bad + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
-                      + r"(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _EM + _CLAUSE_END + outcome + ")",
-                      re.IGNORECASE)
+                      + "(?:" + _JOINED + r")?(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _JOINED_AFTER
+                      + _EM + _CLAUSE_END + outcome + ")", re.IGNORECASE)
 
 
 # "it" is the other snake in the sentence right after one whose subject is that snake ("Blue is next to our

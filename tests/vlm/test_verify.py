@@ -3348,3 +3348,49 @@ def test_a_verdict_joined_to_risky_still_takes_the_best_move_back_where_no_move_
     for best in ("DOWN (risky, no move is safe)", "DOWN is risky but the best", "DOWN (risky, least bad)",
                  "DOWN is risky, and the best"):
         assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
+
+
+def _cornered_duel() -> TaskRecord:
+    """A Duel Snake move question where no move is safe ("safe": []): DOWN is the best move, UP fatal."""
+    from vlm.tasks import snake_duel
+
+    state = {"game": "snake_duel", "size": 6, "num_apples": 1, "max_rounds": 100, "round": 5,
+             "apples": [[5, 5]], "done": False, "result": None, "rng": 1,
+             "snakes": [{"body": [[1, 0], [2, 0]], "direction": "LEFT", "alive": True, "score": 0},
+                        {"body": [[0, 1], [0, 2]], "direction": "UP", "alive": True, "score": 0}]}
+    cornered = snake_duel.move_task(state)
+    assert cornered.verifier["safe"] == [] and cornered.verifier["good"] == ["DOWN"]
+    return cornered
+
+
+def test_a_verdict_joined_by_and_or_or_takes_the_move_back() -> None:
+    """A verdict after "and" or "or" joining verdicts of the same subject was not read, nor one a mark set
+    before that went on with "and": "DOWN is safe and fatal" and "DOWN, risky and dangerous" scored 1 for a
+    move the reply calls fatal. The twins that join good verdicts, or negated ones, keep the move."""
+    from vlm.verify import _affirmed
+
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN is safe and fatal", "DOWN, risky and dangerous", "DOWN is safe or deadly",
+                 "DOWN is safe, and fatal", "DOWN is good and very dangerous", "DOWN'll be safe and fatal",
+                 "DOWN is **safe** and **fatal**", "DOWN, which is safe and fatal", "DOWN (fatal and risky)",
+                 "DOWN: not safe and fatal", "DOWN - safe and a bad move", "DOWN is safe and fatal for us"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    for best in ("UP is safe and good", "UP avoids the wall and is safe", "UP: not risky and not fatal",
+                 "UP is not risky or fatal", "UP (safe and good)", "UP is safe and fatal for blue",
+                 "UP is safe and death is avoided", "UP is safe and bad moves hit walls"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    # A second move named scores 0 anyway; a verdict on it is no verdict on UP (the clause ends at "DOWN").
+    for best in ("UP and then LEFT is safe", "UP is safe, and DOWN is fatal"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0.0, best
+    assert "UP" in _affirmed("UP is safe, and DOWN is fatal", move=True).split()
+    assert "UP" in _affirmed("UP is safe and DOWN is fatal", move=True).split()
+    # Where no move is safe "risky" is no verdict on the best move, joined or not; a verdict joined to it is.
+    cornered = _cornered_duel()
+    for best in ("DOWN is safe and fatal", "DOWN is risky and fatal", "DOWN (fatal and risky)",
+                 "DOWN, risky and dangerous", "DOWN is safe or deadly"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 0.0, best
+    for best in ("DOWN is risky and the best", "DOWN (risky and least bad)", "DOWN is safe and risky",
+                 "DOWN is risky or not", "DOWN, risky and safe"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
