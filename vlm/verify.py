@@ -114,9 +114,9 @@ result in death", "UP is not going to crash" are UP). An adverb of
 certainty, speed, degree or addition (``_ADVERB``: definitely, surely, certainly, clearly, obviously,
 absolutely, almost or most certainly, almost surely, immediately, instantly, very, extremely, highly, really,
 too, quite, also, likewise) may come before any verdict, its "not", a verb in the present or an adjective
-after an article ("UP is very dangerous", "UP is also not safe", "UP also crashes", "UP is a really bad move"
-are none; "UP would probably crash", a risk, "UP would almost crash" and "UP is not just safe" are UP). Either
-verdict said of
+after an article, past a mark too ("UP is very dangerous", "UP is also not safe", "UP also crashes", "UP is a
+really bad move", "UP (too risky)", "UP - very dangerous", "B (definitely wrong)" are none; "UP would
+probably crash", a risk, "UP would almost crash" and "UP is not just safe" are UP). Either verdict said of
 which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
 "→", "⇒", "=") or opening bracket (round or square), or of "which" right after the word, takes it back too
 ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
@@ -354,6 +354,9 @@ _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
 # pointer or a verdict alone.
 # An arrow or equals sign too, as replies write an outcome: "UP → fatal", "UP -> dies", "UP = death".
 _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}[(\[]\s{0,3})"
+# An adverb (_ADVERB) before a verdict or fatal outcome alone past such a mark says the same: "UP (too
+# risky)", "UP - very dangerous", "UP → immediately dies", "B (definitely wrong)" as "UP is too risky".
+_MARKED = _SEP + _EM + _SURELY_BEFORE
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
@@ -396,8 +399,8 @@ _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(
 _DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|"
                      + _CONTRACTING + r"(?=" + _CONTRACTED_IS + _AT + _FALSE + "|" + _CONTRACTED_IS_NOT + _AT
                      + _RIGHT + ")|" + _POINTED
-                     + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|" + _SEP
-                     + _EM + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
+                     + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|"
+                     + _MARKED + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
                      re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
 # is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
@@ -581,7 +584,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     ``move``; "risky" only where ``risky`` is one (``_RISKY``; else a verdict joined to it still is)."""
     bad = _BAD if risky else "(?:" + _RISKY_AND + ")?(?!" + _RISKY + ")" + _BAD
     alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
-    outcome = "|" + _SEP + _EM + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
+    outcome = "|" + _MARKED + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     bad = "(?:" + _JOINED + bad + _JOIN_END + "|" + bad + ")"  # "UP is safe and fatal"
     return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD
                       + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
@@ -590,7 +593,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
                       + _CONTRACTED + _AT + _FATAL + ")|"
                       + _POINTED
                       + r"(?=" + _POINTER_IS + _AT + bad + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
-                      + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _SEP + _EM
+                      + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _MARKED
                       + "(?:" + _JOINED + r")?(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _JOINED_AFTER
                       + _EM + _CLAUSE_END + outcome + ")", re.IGNORECASE)
 

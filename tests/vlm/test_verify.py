@@ -3394,3 +3394,28 @@ def test_a_verdict_joined_by_and_or_or_takes_the_move_back() -> None:
     for best in ("DOWN is risky and the best", "DOWN (risky and least bad)", "DOWN is safe and risky",
                  "DOWN is risky or not", "DOWN, risky and safe"):
         assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
+
+
+def test_an_adverb_after_a_mark_leaves_the_verdict_a_verdict() -> None:
+    """An adverb (``_ADVERB``) between a mark and the verdict alone after it hid the verdict: "DOWN (too
+    risky)", "DOWN - very dangerous" and "B (definitely wrong)" scored 1, where "DOWN is too risky" scored
+    0. Where no move is safe "too risky" said of the best move is no verdict, as "risky" is."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN (too risky)", "DOWN - very dangerous", "DOWN (definitely fatal)",
+                 "DOWN: clearly not safe", "DOWN, really a bad move", "DOWN (extremely risky and fatal)",
+                 "DOWN → immediately dies", "DOWN, which is too risky", "DOWN is too risky"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    for answer in ("B (definitely wrong)", "B - clearly wrong", "B: certainly not correct"):
+        assert verify(wrap(answer), record(CHOICE))["accuracy"] == 0.0, answer
+    for best in ("UP (very safe)", "UP - clearly not risky", "UP: really good", "UP (too far from the wall)",
+                 "UP, very dangerous as it may seem", "UP. Very risky? Not really",
+                 "UP - also wrong moves hit walls"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+    for answer in ("B (definitely right)", "B - clearly not wrong"):
+        assert verify(wrap(answer), record(CHOICE))["accuracy"] == 1.0, answer
+    cornered = _cornered_duel()
+    for best in ("DOWN (too risky)", "DOWN - very risky", "DOWN is too risky"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
+    for best in ("DOWN - very dangerous", "DOWN (too risky and fatal)", "DOWN: clearly not safe"):
+        assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 0.0, best
