@@ -238,6 +238,19 @@ def always_right_checkpoint(run: Path, out: Path, step: int = 128):
     return model
 
 
+def cartridge_boot_state(path: Path) -> Path:
+    """The test cartridge's state as it boots, written to ``path`` (no ROM record beside it) and returned."""
+    from envs.gameboy.core import new_pyboy, save_emulator
+    from envs.gameboy.roms import TEST_CARTRIDGE
+
+    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
+    try:
+        path.write_bytes(save_emulator(pb))
+    finally:
+        pb.stop(save=False)
+    return path
+
+
 @contextlib.contextmanager
 def tb_in_order(run: Path) -> Iterator[str]:
     """A folder of links to the run's TensorBoard event files, named in the order the files were made.

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from tests.conftest import PYTHON, TINY, events
+from tests.conftest import PYTHON, TINY, cartridge_boot_state, events
 
 
 @pytest.mark.parametrize("env, extra", [
@@ -218,15 +218,7 @@ def test_a_state_given_as_rom_names_rom_to_change(scripts, tmp_path, capsys):
     which every other ROM refusal gives, because its own hint "(the --state, given as --rom?)" was taken for
     a line naming its flag already."""
     pytest.importorskip("pyboy")
-    from envs.gameboy.core import new_pyboy, save_emulator
-    from envs.gameboy.roms import TEST_CARTRIDGE
-
-    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
-    try:
-        state = tmp_path / "start.state"
-        state.write_bytes(save_emulator(pb))
-    finally:
-        pb.stop(save=False)
+    state = cartridge_boot_state(tmp_path / "start.state")
     run = tmp_path / "run"
     for rom, flag in ((["--rom", str(state)], "--rom"),
                       (["--set", f"env_kwargs.rom={state}"], "--set env_kwargs.rom")):

@@ -45,7 +45,7 @@ from envs.gameboy.roms import TEST_CARTRIDGE, RomError, check_rom, not_a_rom
 from envs.gameboy.scripting import MAX_COMMAND_FRAMES, make_state, parse_inputs, play
 from envs.gameboy.wrapped import GAMES
 from envs.rng import seeds_from
-from tests.conftest import deny_reading, load_script, path_method_fails
+from tests.conftest import cartridge_boot_state, deny_reading, load_script, path_method_fails
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -2328,12 +2328,7 @@ def _refused_as_a_rom(path: Path, why: str) -> None:
 def test_a_state_given_as_the_rom_is_named_as_a_state_not_as_a_bad_copy(tmp_path: Path) -> None:
     # --rom and --state swapped the other way: the state was "not a whole number of 16 KiB banks ... Copy
     # your dump again", which sent its user to copy a ROM that was never given.
-    pb = new_pyboy(TEST_CARTRIDGE.read_bytes())
-    try:
-        state = tmp_path / "start.state"
-        state.write_bytes(save_emulator(pb))
-    finally:
-        pb.stop(save=False)
+    state = cartridge_boot_state(tmp_path / "start.state")
     why = "a saved PyBoy state, not a ROM (the --state, given as --rom?)"
     _refused_as_a_rom(state, why)
     # Junk that starts with the state format byte is still judged as a bad copy.
