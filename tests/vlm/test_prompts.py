@@ -25,6 +25,7 @@ from vlm.prompts import (
     vision_zero_drafts,
     word_draft,
 )
+from vlm.verify import verify
 
 
 def test_level_bounds_are_inclusive():
@@ -114,6 +115,17 @@ def test_each_draft_states_its_answer_format_and_verifies_its_own_answer():
             "<answer></answer>.") in n.question
     assert n.question.endswith("</answer>. Answer with a single integer.") and n.answer == "4"
     assert n.verifier == {"rule": "integer", "value": 4} and n.analysis == "Count.\nSo the answer is 4."
+    # An id (count=False) takes no "None" for 0; a count's noun reads "No apples, 3 walls" as 0: both ride
+    # in the spec, so the verifier scores the same reply differently.
+    none = "<think>.</think><answer>None</answer>"
+    mixed = "<think>.</think><answer>No apples, 3 walls</answer>"
+    count = integer_draft("perception", "n", 1, 1, [], "C", "How many?", 0, [])
+    player = integer_draft("perception", "n", 1, 1, [], "C", "Which?", 0, [], count=False)
+    apples = integer_draft("perception", "n", 1, 1, [], "C", "How many apples?", 0, [], noun="apples")
+    assert player.verifier == {"rule": "integer", "value": 0, "count": False}
+    assert apples.verifier == {"rule": "integer", "value": 0, "noun": "apples"}
+    assert [verify(none, d.verifier)["accuracy"] for d in (count, player)] == [1.0, 0.0]
+    assert [verify(mixed, d.verifier)["accuracy"] for d in (count, apples)] == [0.0, 1.0]
     xy = coordinate_draft("perception", "c", 1, 1, [], "C", "Where?", (3, 5), [])
     assert xy.question.endswith("</answer>. Answer with the cell as (x, y).")
     assert xy.answer == "(3, 5)" and xy.verifier == {"rule": "coordinate", "value": [3, 5]}
