@@ -576,6 +576,15 @@ def test_each_episode_draws_its_own_tasks_at_a_step(exported):
     assert all(re.fullmatch(r"snake-\d{6}-00000-\d{2}-[0-9a-f]{8}", r["id"]) for r in first)
     # Draft 0 asks about one thing the seed alone chooses (the apple is on the board at the start).
     assert len({r["qa_type"] for r in first if r["id"].split("-")[3] == "00"}) > 1
+    # Nor does an episode ask the same drafts at every step: the pick takes the step too. An episode of 4
+    # steps or more (5+ states, every one drawing from several drafts) asking the same at each is the pick
+    # of one generator per episode.
+    picked: dict[int, dict[int, set[int]]] = {}  # episode -> step -> the drafts asked there
+    for r in (r for s in SPLITS for r in read_split(exported, s)):
+        ep, step, draft = (int(x) for x in r["id"].split("-")[1:4])
+        picked.setdefault(ep, {}).setdefault(step, set()).add(draft)
+    long = {ep: steps for ep, steps in picked.items() if len(steps) >= 4}
+    assert long and all(len({tuple(sorted(d)) for d in steps.values()}) > 1 for steps in long.values())
 
 
 def test_a_run_folder_without_a_model_is_refused(run, tmp_path, capsys):
