@@ -1192,6 +1192,7 @@ def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
     cubes the edited (current) view shows."""
     mod = task_module("rotation")
     need = mod.MIN_VISIBLE * mod.VIEW ** 2
+    letters = set()  # the absent colour's option letters: shuffled in among the shown colours
     for seed in (12, 10):  # seed 12: two cubes hidden in both views; seed 10: one hidden in the current view
         s = rotation_state(seed)
         names = s["color_names"]
@@ -1209,12 +1210,14 @@ def test_rotation_questions_rely_only_on_cubes_the_views_show() -> None:
                     answer = d.options[ord(d.answer) - 65]
                     assert all(shown[names.index(o)] for o in d.options if o != answer), d.options
                     assert answer not in names, (answer, names)  # a hidden cube's colour still appears
+                    letters.add(d.answer)
                 elif d.family == "vision_zero" and d.extra["edit"]:
                     edited = d.extra["edited_state"]["colors"]
                     changed = [i for i, (a, b) in enumerate(zip(s["colors"], edited, strict=True)) if a != b]
                     assert changed and all(current[i] for i in changed), (changed, current)
         # Both perception questions where every cube is shown; only the absent colour where one is hidden.
         assert kinds["absent_colour"] > 0 and (kinds["cube_count"] > 0) == (seed == 10), kinds
+    assert letters == {"A", "B", "C", "D"}, letters
 
 
 def test_rotation_turn_questions_follow_the_engine_and_their_levels() -> None:
