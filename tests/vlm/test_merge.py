@@ -1334,3 +1334,26 @@ def test_a_record_file_without_its_last_newline_is_merged_line_by_line_where_row
     assert merge([str(one), str(two), str(three), "--out", str(out)], capsys)[0] == 0
     assert [r["id"] for r in jsonl_rows(out / "train.jsonl")] == ["s-0", "s-1", "s-2", "s-3"]
     assert [r["prompt"] for r in jsonl_rows(out / "openrlhf" / "train.jsonl")] == ["s-0", "s-1", "s-2", "s-3"]
+
+
+def test_the_merged_card_warns_of_each_users_rom_once_and_of_no_other_game(tmp_path, capsys):
+    """Hand mutation pass: a merged card that kept the first ROM's warning alone, or read only some of the
+    exports' meta.json, passed, as no test merged two ROMs; and a game without a ROM (whose meta.json holds
+    "rom_sha1": null, as a real export's does) must add no notice."""
+    from envs.gameboy.roms import POKEMON_RED_ROMS
+
+    first, second = sorted(POKEMON_RED_ROMS)
+    exports = []
+    for name, game, sha1 in (("a", "pokemon_red", first), ("s", "snake", None), ("b", "pokemon_red", second)):
+        export = hand_export(tmp_path / name, game, {"train": [f"{name}-1"]})
+        meta_file = export / "trajectories" / "meta.json"
+        meta = json.loads(meta_file.read_text())
+        meta_file.write_text(json.dumps({**meta, "rom_sha1": sha1, "env_kwargs": {}}))
+        exports.append(export)
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    notices = [line for line in card.splitlines() if line.startswith("> ")]
+    warning = "> **Warning: not redistributable.**"
+    assert len(notices) == 2 and all(notice.startswith(warning) for notice in notices), card
+    assert [sha1 in notice for notice in notices for sha1 in (first, second)] == [True, False, False, True]
