@@ -1357,3 +1357,29 @@ def test_the_merged_card_warns_of_each_users_rom_once_and_of_no_other_game(tmp_p
     warning = "> **Warning: not redistributable.**"
     assert len(notices) == 2 and all(notice.startswith(warning) for notice in notices), card
     assert [sha1 in notice for notice in notices for sha1 in (first, second)] == [True, False, False, True]
+
+
+def test_a_merged_trainer_file_is_named_by_its_entrys_split_not_its_exports_folder(tmp_path, capsys):
+    """Hand mutation pass: the split read from the last word of an entry's name, or any folder with a
+    README.md taken for a merged one, passed: no test merged a second export whose folder is named as a
+    split (its entries are depthfirst_snake_train_val), nor gave a trainer file of a folder that has a card
+    of its own but no merge_exports.py made it."""
+    table = pa.table({"problem": ["p"], "answer": ["UP"]})
+    exports = [with_llamafactory(hand_export(tmp_path / name, "snake", {"train": [f"{name}-1"]}, table),
+                                 "snake") for name in ("snake", "val")]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    (tmp_path / "preds.jsonl").write_text(json.dumps({"id": "snake-1", "response": "UP"}) + "\n")
+    score = load_script("score_predictions")
+    given = out / "llamafactory" / "depthfirst_snake_train_val.json"
+    assert given.is_file()
+    assert score.main([str(given), str(tmp_path / "preds.jsonl")]) == 2
+    assert capsys.readouterr().err.endswith(f"give the merged folder's split, {out / 'train.jsonl'}\n")
+    # A folder of the user's with a card of its own is no merged folder: its trainer-looking file is not
+    # named as one (nor pointed at its train.jsonl).
+    mine = tmp_path / "mine"
+    shutil.copytree(out / "llamafactory", mine / "llamafactory")
+    shutil.copy(out / "train.jsonl", mine / "train.jsonl")
+    (mine / "README.md").write_text("# my notes\n")
+    assert score.main([str(mine / "llamafactory" / given.name), str(tmp_path / "preds.jsonl")]) == 2
+    assert "trainer format" not in capsys.readouterr().err
