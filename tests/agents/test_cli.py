@@ -447,3 +447,37 @@ def test_an_episode_bar_counts_one_in_the_singular_and_closes_on_every_count():
         progress(1, 1)
     assert "2/2" in out.getvalue().split("\r")[-1]
     assert "4 steps, 3 decisions, 2 invalid]" in out.getvalue().split("\r")[-1]
+
+
+def test_an_episode_bar_redraws_its_counts_at_most_every_interval_and_at_each_episode_end(monkeypatch):
+    """Hand mutation pass: EpisodeProgress redrawing its counts at every step, never restarting its clock
+    after a redraw, or taking REFRESH_S for the interval given (the export's own) passed, as every test of
+    the bars set the interval to 0."""
+    import agents.cli
+    from agents.cli import EpisodeProgress
+
+    now = [100.0]
+    monkeypatch.setattr(agents.cli.time, "monotonic", lambda: now[0])
+    drawn: list[tuple[str, bool]] = []
+    moved: list[int] = []
+
+    class Bar:
+        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+            drawn.append((text, refresh))
+
+        def update(self, n: int) -> None:
+            moved.append(n)
+
+    progress = EpisodeProgress(Bar(), every=2.0)  # not REFRESH_S
+    progress(0, 4)
+    now[0] += 1.0
+    progress(0, 4)  # 1 s after the start: not drawn yet
+    assert drawn == []
+    now[0] += 1.0
+    progress(0, 4)  # 2 s: drawn
+    assert drawn == [("12 steps", True)]
+    now[0] += 1.0
+    progress(0, 4)  # 1 s after that redraw: not again
+    assert drawn == [("12 steps", True)] and moved == []
+    progress(1, 4)  # an episode ends: the counts go with the bar's move, whatever the clock
+    assert drawn[-1] == ("20 steps", False) and moved == [1]
