@@ -453,3 +453,20 @@ def test_the_temp_file_of_a_killed_plot_goes_with_the_next_one_and_a_running_one
     assert sorted(p.name for p in plots.iterdir()) == sorted(["curve.png", *kept])
     err = capsys.readouterr().err
     assert err == f"{plots}: removed 1 temp file that a killed plot_curve.py left ({left})\n"
+
+
+def test_only_an_episode_figure_of_a_run_that_logged_rollouts_is_said_to_wait_for_an_episode(tmp_path):
+    """Hand mutation pass: the "no episode has ended" reason given for any tag (time/fps, train/...), for
+    the video's score, or for a run that logged no rollout at all passed, as the one test asked only
+    rollout/score_mean of a run with rollouts. None of those waits for an episode to end."""
+    reason = "no episode has ended"
+    write_events(tmp_path, "1000.host", 1000.0, [])  # started, no rollout logged yet
+    with pytest.raises(ValueError, match=r"events; --tag takes one of: \(none logged yet\)$"):
+        read_scalars(tmp_path, TAG)
+    write_events(tmp_path, "2000.host", 2000.0, [scalar(2010.0, 512, 30.0, tag="time/sps")])  # no video
+    for tag in ("rollout/video_score", "train/loss", "time/fps"):
+        with pytest.raises(ValueError, match=f"no scalar '{tag}' in its TensorBoard events; --tag") as err:
+            read_scalars(tmp_path, tag)
+        assert reason not in str(err.value), tag
+    with pytest.raises(ValueError, match=reason):  # and an episode figure there does
+        read_scalars(tmp_path, TAG)
