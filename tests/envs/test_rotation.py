@@ -1211,3 +1211,14 @@ def test_the_shortest_path_helpers_name_what_a_state_lacks(solver):
         solver(None)
     with pytest.raises(ValueError, match="state's target_rotation"):
         solver({"rotation": eye, "target_rotation": [[1, 0], [0, 1]]})
+
+
+def test_max_steps_given_as_an_integral_float_is_kept_as_an_int():
+    # Hand mutation pass: the min_turns check returning the value as given (not whole's int) passed, though
+    # every other count setting keeps 5.0 or a NumPy integer as a plain int, as the config.yaml shows it.
+    game = fresh(1, min_turns=2, max_steps=12.0)
+    assert type(game.max_steps) is int and game.max_steps == 12
+    vec = envs.make_vec("rotation", 2, num_workers=0, seed=0, min_turns=2, max_steps=10)
+    vec.set_attr("max_steps", np.int64(5))
+    assert [type(v) for v in vec.get_attr("max_steps")] == [int, int] and vec.get_attr("max_steps") == [5, 5]
+    vec.close()
