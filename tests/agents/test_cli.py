@@ -481,3 +481,14 @@ def test_an_episode_bar_redraws_its_counts_at_most_every_interval_and_at_each_ep
     assert drawn == [("12 steps", True)] and moved == []
     progress(1, 4)  # an episode ends: the counts go with the bar's move, whatever the clock
     assert drawn[-1] == ("20 steps", False) and moved == [1]
+
+
+@pytest.mark.parametrize("name", ["train_ppo", "evaluate", "compare"])
+def test_only_train_ppo_s_help_offers_opponent_and_swarm(scripts, capsys, name):
+    # Hand mutation pass: evaluate's and compare's --help offering --opponent and --swarm (parsed there only
+    # to be refused with evaluation's reason) passed; so did train_ppo's hiding them.
+    with pytest.raises(SystemExit):
+        getattr(scripts, name).main(["--help"])
+    shown = capsys.readouterr().out.split()
+    offered = [flag for flag in ("--opponent", "--swarm") if flag in shown]
+    assert offered == (["--opponent", "--swarm"] if name == "train_ppo" else []), (name, offered)
