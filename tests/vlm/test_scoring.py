@@ -2169,3 +2169,27 @@ def test_every_label_of_rows_without_ids_is_checked_and_their_replies_read_as_ou
     reply = {"text": "<answer>1</answer>"}  # a reply that is no text: JSON text, as a row with an id's
     write_rows(path, [{**rows[0], "response": reply}, *rows[1:]])
     assert load_predictions(path, records)[records[0].id] == json.dumps(reply)
+
+
+def test_the_fatal_moves_note_is_printed_where_some_of_the_specialist_s_questions_are_n_a(scripts, capsys,
+                                                                                       monkeypatch):
+    # Hand mutation pass: the note printed only where every cell was n/a, or where the overall one was,
+    # passed; but a Snake split mixing bare-move questions with full answers that list the fatal moves has
+    # a figure overall (the questions it applies to) and n/a only in the full answers' own level.
+    import vlm.scoring
+
+    def cell(acc: float | None) -> dict:
+        return {"n": 2, "answered": 2, "missing": 0, "accuracy": acc, "format": None, "format_errors": 0,
+                "move_questions": 2, "move_accuracy": 0.5}
+
+    def result(name: str, acc: float | None) -> dict:
+        return {"name": name, "overall": cell(0.5), "by_game": {"snake": cell(0.5)},
+                "by_plot_level": {"1": cell(0.5)}, "by_qa_level": {"1": cell(0.5), "3": cell(acc)}}
+
+    scored = {"records": 4, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
+              "unknown_examples": [],
+              "results": [result("preds", 0.5), result("specialist", None), result("preds", 0.5)],
+              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 64, "move_questions": 4}}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    assert "fatal moves (Snake) is n/a" in capsys.readouterr().out
