@@ -2205,3 +2205,30 @@ def test_only_a_comparisons_exact_mark_names_its_folder_dead(tmp_path, capsys):
     runs.remove_dead_compare_folders(tmp_path)
     assert folder.is_dir() and [file.read_text() for file in mine] == ["mine", "mine"]
     assert capsys.readouterr().err == ""
+
+
+def test_an_entry_removed_is_a_folder_whole_and_a_link_or_file_itself(tmp_path):
+    # Hand mutation pass: remove_entry taking a link to a folder for a folder (rmtree refuses a link: an
+    # OSError where a killed comparison's report entries are cleared) or a file for one passed.
+    target = tmp_path / "kept"
+    target.mkdir()
+    (target / "a.txt").write_text("theirs")
+    folder = tmp_path / "out"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "b.txt").write_text("ours")
+    (folder / "file.txt").write_text("ours")
+    (folder / "link").symlink_to(target)
+    for name in ("sub", "file.txt", "link"):
+        runs.remove_entry(folder / name)
+    assert list(folder.iterdir()) == [] and (target / "a.txt").read_text() == "theirs"
+
+
+def test_a_folder_named_model_zip_is_no_saved_model_to_resume(tmp_path):
+    # Hand mutation pass: has_saved_model counting any model.zip entry (exists, not is_file) passed; a run
+    # killed before its first save with a folder of that name would be told to --resume, which loads none.
+    run = old_run(tmp_path / "run")
+    (run / "model.zip").mkdir()
+    assert not runs.has_saved_model(run)
+    (run / "model.zip").rmdir()
+    (run / "model.zip").write_bytes(b"PK")
+    assert runs.has_saved_model(run)
