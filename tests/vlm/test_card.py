@@ -528,3 +528,15 @@ def test_a_backtick_in_a_path_of_the_env_kwargs_keeps_them_in_one_code_span():
     inline = [c for t in markdown_it.MarkdownIt("commonmark").parse(card) if t.type == "inline"
               for c in t.children]
     assert json.dumps(kwargs, sort_keys=True) in [c.content for c in inline if c.type == "code_inline"], card
+
+
+def test_the_length_notes_name_a_lone_rl_format_and_every_sft_format_counted():
+    # Hand mutation pass: the prompt paragraph written only where both EasyR1 and verl were counted, or the
+    # SFT paragraph naming its first format alone, passed: no card counted EasyR1 alone, nor both SFT ones.
+    lengths = {"easyr1": 1000, "llamafactory": 1500, "trl": 1400}
+    card = " ".join(render_card(META, SPLITS, CURRICULUM, ["easyr1", "llamafactory", "trl"],
+                                prompt_lengths=lengths).split())
+    assert "The longest prompt takes about 1,000 tokens in EasyR1 for Qwen2-VL" in card
+    assert ("takes about 1,500 tokens in LLaMA-Factory (images above 768×768 pixels scaled down first) and "
+            "1,400 tokens in TRL") in card
+    assert "LLaMA-Factory's `cutoff_len` (default 2048) and TRL's SFT `max_length` (default 1024)" in card
