@@ -335,14 +335,16 @@ _SP = _EM + r"\s{1,3}" + _EM
 # alone says it does not happen ("UP would almost crash"), and "not just safe" is safe and more.
 _ADVERB = (r"(?:(?:almost|most)" + _SP + "(?:certainly|surely)|definitely|surely|certainly|clearly|obviously|"
            r"absolutely|immediately|instantly|very|extremely|highly|really|too|quite|also|likewise)" + _END)
-_SURELY = "(?:" + _SP + _ADVERB + ")?"
-_SURELY_BEFORE = "(?:" + _ADVERB + _SP + ")?"  # before the verb or adjective: "UP also crashes"
+# Maybe an adverb, after a verb ("UP would definitely crash") or before the verb or adjective ("UP also
+# crashes", "a really bad move").
+_SP_ADVERB = "(?:" + _SP + _ADVERB + ")?"
+_ADVERB_SP = "(?:" + _ADVERB + _SP + ")?"
 # "will be" and "is going to be" ("is gonna be") as "would be" ("UP will be killed", "UP is going to be
 # fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
 _GOING = r"(?:going" + _SP + "to|gonna)"
 _IS = r"(?:is|was|(?:would|will|should|must|is" + _SP + "(?:to|" + _GOING + "))" + _SP + "be)"
 # "not", or "never" in its place ("UP would never be safe"), maybe after an adverb ("UP is clearly not safe")
-_NOT = _SURELY + _SP + "(?:not|never)" + _END
+_NOT = _SP_ADVERB + _SP + "(?:not|never)" + _END
 _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _NOT + r"|n['’]?t)|won['’]?t)"
            + _SP + "be|is(?:" + _NOT + r"|n['’]?t)" + _SP + _GOING + _SP + "be)")
 # The same verdict said of which, that or this right after the answer's word, past a punctuation mark, dash
@@ -356,7 +358,7 @@ _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
 _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}[(\[]\s{0,3})"
 # An adverb (_ADVERB) before a verdict or fatal outcome alone past such a mark says the same: "UP (too
 # risky)", "UP - very dangerous", "UP → immediately dies", "B (definitely wrong)" as "UP is too risky".
-_MARKED = _SEP + _EM + _SURELY_BEFORE
+_MARKED = _SEP + _EM + _ADVERB_SP
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
@@ -378,7 +380,7 @@ _POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _NOT + "|" 
 # reply took back.
 _MOVE_NOUN = _SP + "(?:move|idea|choice|direction)" + _END
 # Between a verb and its verdict: "UP is **wrong**", "UP is** wrong**", "UP - __wrong__", "UP is very bad".
-_AT = _SURELY + _SP
+_AT = _SP_ADVERB + _SP
 _ANSWER_NOUN = _SP + "(?:answer|option)" + _END
 # An adjective before answer/option needs no article, as a bare verdict word needs none: "DOWN is bad answer"
 # takes DOWN back in a worst answer as "DOWN is wrong answer" does.
@@ -454,7 +456,7 @@ _BAD = (r"(?:(?:" + _BAD_WORDS + "|(?:(?:best|better)" + _SP + ")?avoided|out" +
         # joined to a word by a hyphen: "UP, a dead end as it may seem" concedes it, "UP is trap-free" is UP.
         + r"|(?:(?:an?|the)" + _SP + ")?(?:dead(?:" + _SP + "|-)end|(?:death(?:" + _SP + "|-))?trap|death(?:"
         + _SP + "|-)sentence|no(?:" + _SP + "|-)go)" + _END + _UNJOINED + r"|(?:(?:an?|the)" + _SP + ")?"
-        + _SURELY_BEFORE + r"(?:bad|wrong|incorrect|"
+        + _ADVERB_SP + r"(?:bad|wrong|incorrect|"
         r"false|invalid|illegal|unsafe|fatal|deadly|lethal|dangerous|risky|suicidal|suicide|terrible|losing|"
         r"impossible|poor|unwise|disastrous|catastrophic|" + _GAME_ENDING + "|worst|blocked)" + _MOVE_NOUN
         # "no good" where it ends its clause or before a move noun: "UP is no good reason to stop" is UP.
@@ -559,7 +561,7 @@ _VERDICT_SUBJECT = (r"(?=[^\s(\[]{0,40}?[^\W_]|[(\[])(?![*_]{0,3}(?:no|nope|nah)
 
 # "risky" (a risky move) said of a Duel Snake move (``_rejected``'s ``risky``): where the record says no move
 # is safe the best move is a risky one, as the analysis calls it, so "UP (risky, no move is safe)" is UP.
-_RISKY = "(?:(?:an?|the)" + _SP + ")?" + _SURELY_BEFORE + "risky" + _END
+_RISKY = "(?:(?:an?|the)" + _SP + ")?" + _ADVERB_SP + "risky" + _END
 # A verdict joined to it is still one: "UP is risky and fatal", "UP (risky, fatal)", "UP is risky or deadly".
 _RISKY_AND = _RISKY + r"(?:\s{0,3}[,;]\s{0,3}|" + _SP + ")(?:(?:and|or)" + _SP + ")?"
 
@@ -587,7 +589,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     outcome = "|" + _MARKED + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     bad = "(?:" + _JOINED + bad + _JOIN_END + "|" + bad + ")"  # "UP is safe and fatal"
     return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD
-                      + "|" + _WILL + _AT + _FATAL + "|" + _EM + _SURELY_BEFORE + _FATAL_NOW + r")|"
+                      + "|" + _WILL + _AT + _FATAL + "|" + _EM + _ADVERB_SP + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
                       + _CONTRACTED_IS + _AT + bad + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _CONTRACTED + _AT + _FATAL + ")|"
