@@ -339,8 +339,9 @@ _ADVERB = (r"(?:(?:almost|most)" + _SP + "(?:certainly|surely)|definitely|surely
 # crashes", "a really bad move").
 _SP_ADVERB = "(?:" + _SP + _ADVERB + ")?"
 _ADVERB_SP = "(?:" + _ADVERB + _SP + ")?"
-# "will be" and "is going to be" ("is gonna be") as "would be" ("UP will be killed", "UP is going to be
-# fatal"), "won't be" and "isn't going to be" as "wouldn't be" ("UP won't be safe").
+# "will be", "should be", "must be", "is to be" and "is going to be" ("is gonna be") as "would be" ("UP will
+# be killed", "UP should be avoided", "UP is going to be fatal"), "won't be" and "isn't going to be" as
+# "wouldn't be" ("UP won't be safe").
 _GOING = r"(?:going" + _SP + "to|gonna)"
 _IS = r"(?:is|was|(?:would|will|should|must|is" + _SP + "(?:to|" + _GOING + "))" + _SP + "be)"
 # "not", or "never" in its place ("UP would never be safe"), maybe after an adverb ("UP is clearly not safe")
@@ -352,9 +353,9 @@ _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _N
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
 # Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
 _POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
-# A punctuation mark, dash or opening bracket (round or square: "UP [unsafe]") after the answer, before a
-# pointer or a verdict alone.
-# An arrow or equals sign too, as replies write an outcome: "UP → fatal", "UP -> dies", "UP = death".
+# A punctuation mark, dash, arrow or equals sign (as replies write an outcome: "UP → fatal", "UP -> dies",
+# "UP = death") or opening bracket (round or square: "UP [unsafe]") after the answer, before a pointer or a
+# verdict alone.
 _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|⇒|=)\s{0,3}|\s{1,3}[(\[]\s{0,3})"
 # An adverb (_ADVERB) before a verdict or fatal outcome alone past such a mark says the same: "UP (too
 # risky)", "UP - very dangerous", "UP → immediately dies", "B (definitely wrong)" as "UP is too risky".
@@ -495,8 +496,8 @@ _EDGE_CELLS = (r"(?:(?<=wall)|(?!" + _SP + "(?:rows?|columns?|cells?|lanes?|tile
 
 
 def _fatal(crash: str, kill: str, hit: str, lead: str, get: str, end: str, lose: str, make: str) -> str:
-    """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide", "kill", "hit",
-    "lead to|result in|cause|mean", "get", "end", "lose", "cause|make")."""
+    """The fatal verbs and their objects, the verbs in the form given ("crash|die|collide|go out of bounds",
+    "kill", "hit|bite|eat|run into", "lead to|result in|cause|mean", "get", "end", "lose", "cause|make")."""
     own = r"(?:(?:the|our|my|your)" + _SP + r")?(?:snake|itself|us|me|you|it)" + _END  # the player's snake
     owners = r"(?:(?:(?:the|our|my|your)" + _SP + r")?snake['’]s|our|its|my|your)" + _SP  # "its death"
     return (r"(?:(?:" + crash + ")" + _END + "|(?:" + get + ")(?:" + _SP + own + ")?" + _SP + "killed" + _END
