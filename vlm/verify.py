@@ -120,14 +120,14 @@ probably crash", a risk, "UP would almost crash" and "UP is not just safe" are U
 which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
 "→", "⇒", "=") or opening bracket (round or square), or of "which" right after the word, takes it back too
 ("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
-wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is not
-wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where it ends its
-clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not safe" are none;
-"UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem" and the asked "UP.
-Dangerous? Not really" keep UP), and so does a fatal verb in the present or a bare crash or collision
-(``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP: crash" are
-none; "UP: collision-free" is UP), as does death or game over alone past one; after an option letter, a number
-or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
+wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is
+not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
+it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
+safe" are none; "UP: wrongly drawn", "UP - wrong moves hit walls", the conceding "UP, wrong as it may seem"
+and the asked "UP. Dangerous? Not really" keep UP), and so does a fatal verb in the present or a bare crash or
+collision (``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP:
+crash" are none; "UP: collision-free" is UP), as does death or game over alone past one; after an option
+letter, a number or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
 A verdict joined by "and" or "or" to one-word verdicts of the same subject is one too ("UP is safe and fatal",
 "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and good", "UP: not risky and not
 fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
