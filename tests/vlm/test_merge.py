@@ -1280,17 +1280,24 @@ def test_the_merged_card_keeps_the_game_boy_exports_rom_notice(roms, notice, tmp
     assert len(notices) == 1 and notices[0].startswith(notice), card
 
 
+def _two_snake_exports_merged_with_predictions(tmp_path, capsys, second: str):
+    """Two one-record Snake exports with LLaMA-Factory files, ``snake`` and ``second``, merged into
+    ``tmp_path/mixed``, and ``tmp_path/preds.jsonl`` answering the first: the merged folder and the scoring
+    script."""
+    table = pa.table({"problem": ["p"], "answer": ["UP"]})
+    exports = [with_llamafactory(hand_export(tmp_path / name, "snake", {"train": [f"{name}-1"]}, table),
+                                 "snake") for name in ("snake", second)]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    (tmp_path / "preds.jsonl").write_text(json.dumps({"id": "snake-1", "response": "UP"}) + "\n")
+    return out, load_script("score_predictions")
+
+
 def test_a_merged_folder_s_trainer_file_given_as_the_split_names_its_split(tmp_path, capsys):
     """score_predictions.py names an export's trainer file given as the split, with the split to give; a
     merged folder's said only "line 1: not JSON (Expecting value: ...)" or "not UTF-8 text", as it has no
     trajectories/meta.json, and its LLaMA-Factory files are named by their entries."""
-    table = pa.table({"problem": ["p"], "answer": ["UP"]})
-    exports = [with_llamafactory(hand_export(tmp_path / name, "snake", {"train": [f"{name}-1"]}, table),
-                                 "snake") for name in ("snake", "snake2")]
-    out = tmp_path / "mixed"
-    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
-    (tmp_path / "preds.jsonl").write_text(json.dumps({"id": "snake-1", "response": "UP"}) + "\n")
-    score = load_script("score_predictions")
+    out, score = _two_snake_exports_merged_with_predictions(tmp_path, capsys, "snake2")
     for given in ("llamafactory/depthfirst_snake_train_snake2.json", "easyr1/train.parquet"):
         assert score.main([str(out / given), str(tmp_path / "preds.jsonl")]) == 2
         err = capsys.readouterr().err
@@ -1364,13 +1371,7 @@ def test_a_merged_trainer_file_is_named_by_its_entrys_split_not_its_exports_fold
     README.md taken for a merged one, passed: no test merged a second export whose folder is named as a
     split (its entries are depthfirst_snake_train_val), nor gave a trainer file of a folder that has a card
     of its own but no merge_exports.py made it."""
-    table = pa.table({"problem": ["p"], "answer": ["UP"]})
-    exports = [with_llamafactory(hand_export(tmp_path / name, "snake", {"train": [f"{name}-1"]}, table),
-                                 "snake") for name in ("snake", "val")]
-    out = tmp_path / "mixed"
-    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
-    (tmp_path / "preds.jsonl").write_text(json.dumps({"id": "snake-1", "response": "UP"}) + "\n")
-    score = load_script("score_predictions")
+    out, score = _two_snake_exports_merged_with_predictions(tmp_path, capsys, "val")
     given = out / "llamafactory" / "depthfirst_snake_train_val.json"
     assert given.is_file()
     assert score.main([str(given), str(tmp_path / "preds.jsonl")]) == 2
