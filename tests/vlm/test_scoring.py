@@ -1265,6 +1265,19 @@ def test_the_printed_tables_name_the_missing_ids_and_set_the_model_beside_the_sp
             "specialist: move acc. |") in lines
 
 
+def _scored_beside_a_stub_specialist(scripts, monkeypatch, questions: int, results: list[dict]) -> None:
+    """score_predictions.py run with ``--specialist /r`` on ``questions`` move questions whose scoring is
+    stubbed to ``results`` (the model's, the specialist's, the model's again): only what it prints is real."""
+    import vlm.scoring
+
+    scored = {"records": questions, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
+              "unknown_examples": [], "results": results,
+              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 64,
+                             "move_questions": questions}}
+    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
+    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+
+
 @pytest.mark.parametrize("game, accuracy, noted", [("rotation", 0.5, False), ("sokoban", 1.0, False),
                                                     ("snake", None, True)])
 def test_the_fatal_moves_note_is_printed_only_where_the_specialist_s_accuracy_is_n_a(scripts, capsys,
@@ -1272,20 +1285,14 @@ def test_the_fatal_moves_note_is_printed_only_where_the_specialist_s_accuracy_is
                                                                                      accuracy, noted):
     # The note that the fatal moves (Snake) are n/a for the specialist was printed under a Rotation or
     # Sokoban specialist's table too, whose accuracy is a figure: only Snake's full answer lists them.
-    import vlm.scoring
-
     def result(name, acc):
         c = {"n": 2, "answered": 2, "missing": 0, "accuracy": acc, "format": None, "format_errors": 0,
              "move_questions": 2, "move_accuracy": 0.5}
         return {"name": name, "overall": c, "by_game": {game: c}, "by_plot_level": {"1": c},
                 "by_qa_level": {"1": c}}
 
-    scored = {"records": 2, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
-              "unknown_examples": [],
-              "results": [result("preds", 0.5), result("specialist", accuracy), result("preds", 0.5)],
-              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 64, "move_questions": 2}}
-    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
-    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    results = [result("preds", 0.5), result("specialist", accuracy), result("preds", 0.5)]
+    _scored_beside_a_stub_specialist(scripts, monkeypatch, 2, results)
     out = capsys.readouterr().out
     assert "The 2 move questions, answered by the model and by the specialist /r/model.zip" in out
     assert ("fatal moves (Snake) is n/a" in out) is noted
@@ -2176,8 +2183,6 @@ def test_the_fatal_moves_note_is_printed_where_some_of_the_specialist_s_question
     # Hand mutation pass: the note printed only where every cell was n/a, or where the overall one was,
     # passed; but a Snake split mixing bare-move questions with full answers that list the fatal moves has
     # a figure overall (the questions it applies to) and n/a only in the full answers' own level.
-    import vlm.scoring
-
     def cell(acc: float | None) -> dict:
         return {"n": 2, "answered": 2, "missing": 0, "accuracy": acc, "format": None, "format_errors": 0,
                 "move_questions": 2, "move_accuracy": 0.5}
@@ -2186,10 +2191,6 @@ def test_the_fatal_moves_note_is_printed_where_some_of_the_specialist_s_question
         return {"name": name, "overall": cell(0.5), "by_game": {"snake": cell(0.5)},
                 "by_plot_level": {"1": cell(0.5)}, "by_qa_level": {"1": cell(0.5), "3": cell(acc)}}
 
-    scored = {"records": 4, "missing_ids": 0, "missing_examples": [], "unknown_ids": 0,
-              "unknown_examples": [],
-              "results": [result("preds", 0.5), result("specialist", None), result("preds", 0.5)],
-              "specialist": {"run": "/r", "checkpoint": "/r/model.zip", "step": 64, "move_questions": 4}}
-    monkeypatch.setattr(vlm.scoring, "score_files", lambda *args: scored)
-    assert scripts.score_predictions.main(["split.jsonl", "preds.jsonl", "--specialist", "/r"]) == 0
+    results = [result("preds", 0.5), result("specialist", None), result("preds", 0.5)]
+    _scored_beside_a_stub_specialist(scripts, monkeypatch, 4, results)
     assert "fatal moves (Snake) is n/a" in capsys.readouterr().out
