@@ -70,6 +70,10 @@ def snake_reply(best: str, worst: str) -> str:
             f"<worst_answer>{worst}</worst_answer>")
 
 
+# Snake's best/worst question where DOWN alone is fatal (a worst answer must name DOWN); verify only reads it.
+DOWN_FATAL = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
+
+
 @pytest.mark.parametrize("spec, right, wrong", [
     (CHOICE, ["B", "(B)", "B.", "Option B", "B. 5", "5", "b", "B, not E", "B, not (e)"],  # E: no option
      ["A", "C", "B or C", "A, B, C, D", "9", ""]),
@@ -1461,9 +1465,8 @@ def test_the_denial_rule_s_mutation_gaps_are_pinned() -> None:
                         ("B is not my answer", CHOICE), ("Option B Is Not Correct", CHOICE)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
     assert verify(wrap("UP is not rightmost"), record(WORD))["accuracy"] == 1.0
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN"), one_fatal)["accuracy"] == 1.0
-    assert verify(snake_reply("UP", "Not DOWN"), one_fatal)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "DOWN"), DOWN_FATAL)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "Not DOWN"), DOWN_FATAL)["accuracy"] == 0.0
 
 
 def test_a_negation_written_without_its_apostrophe_takes_back_the_answer() -> None:
@@ -1860,16 +1863,15 @@ def test_a_worst_answer_reads_a_verdict_on_the_answer_as_every_answer_does() -> 
     answer, not a good answer; not correct, right, true, valid) takes it back in every answer, a worst one
     too, where it may say the move is no fatal one; a verdict on the move (fatal, unsafe, deadly, a
     mistake, a bad move, the wrong move, not safe) names it there, as the worst answer asks."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is incorrect", "DOWN is wrong", "DOWN is false", "DOWN is invalid",
                   "DOWN, which is incorrect", "DOWN is the wrong answer", "DOWN is not a good answer",
                   "DOWN is not correct", "DOWN isn't right", "DOWN -- that is wrong",
                   "DOWN is wrong because it hits the wall"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
     for worst in ("DOWN", "DOWN is fatal", "DOWN is unsafe", "DOWN would be a mistake",
                   "DOWN is the wrong move", "DOWN is a bad move", "DOWN is not safe",
                   "DOWN is not a good move", "DOWN, which is deadly", "DOWN (that would be an error)"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
     # A verdict on the answer may correct it: "DOWN is wrong, LEFT" names no set, not both moves.
     two_fatal = record({**SNAKE, "good": ["UP", "RIGHT"], "fatal": ["DOWN", "LEFT"]})
     assert verify(snake_reply("UP", "DOWN is wrong, LEFT"), two_fatal)["accuracy"] == 0.0
@@ -1921,12 +1923,11 @@ def test_a_worst_answer_reads_every_verdict_on_a_choice_as_one_on_the_move() -> 
     and with those on the answer (the wrong answer/choice/option) both. It is the move's in all three; a
     verdict that names the answer or an option still takes the move back there, and outside a worst answer
     each takes the answer back as before."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is the wrong choice", "DOWN is a bad choice", "DOWN is not a good choice",
                   "DOWN, which is the wrong choice"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
     for worst in ("DOWN is a bad answer", "DOWN is the wrong option", "DOWN is the wrong answer"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
     for reply, spec in (("UP is the wrong choice", WORD), ("B is the wrong choice", CHOICE),
                         ("B is the wrong option", CHOICE), ("UP is a bad choice", WORD),
                         ("UP is not a good choice", WORD), ("B is a bad answer", CHOICE)):
@@ -2031,16 +2032,15 @@ def test_a_worst_answer_splits_the_new_verdicts_on_the_move_from_those_on_the_an
     not a valid move, the wrong direction) names the move, as the worst answer asks for the fatal moves; a
     verdict on the answer (wrong, an incorrect answer, not a valid option), bare after a dash or colon or
     after "which" too, takes it back there as everywhere."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is dangerous", "DOWN is illegal", "DOWN is not legal", "DOWN is a wrong move",
                   "DOWN is an invalid move", "DOWN is not a valid move", "DOWN is the wrong direction",
                   "DOWN is wrong direction", "DOWN is a fatal move", "DOWN is not the correct direction",
                   "DOWN which is fatal", "DOWN - dangerous", "DOWN: fatal", "DOWN - wrong move",
                   "DOWN (illegal)"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
     for worst in ("DOWN which is wrong", "DOWN - wrong", "DOWN: wrong", "DOWN (wrong)", "DOWN: not correct",
                   "DOWN is an incorrect answer", "DOWN is not a valid option", "DOWN is a wrong answer"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
 
 
 def test_a_verdict_alone_conceded_with_as_it_may_seem_keeps_the_answer() -> None:
@@ -2063,9 +2063,8 @@ def test_the_widened_verdict_lists_mutation_gaps_are_pinned() -> None:
                   "UP is a false move", "UP is not the true direction", "UP is not my final answer",
                   "UP is not valid move", "UP: dangerous since it hits the wall"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is not valid move", "DOWN is not correct direction"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_verdict_alone_asked_with_a_question_mark_keeps_the_answer() -> None:
@@ -2118,20 +2117,18 @@ def test_a_worst_answer_takes_back_an_emphasised_verdict_on_the_answer() -> None
     """In a Snake <worst_answer> "DOWN - **wrong**" named DOWN (scored 1 where DOWN is the fatal move) while
     "DOWN - wrong" names no move: a verdict on the answer takes the word back there as everywhere, emphasis
     around it or not."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN - **wrong**", "DOWN: **not correct**", "DOWN is **wrong**"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
 
 
 def test_a_worst_answer_still_names_the_move_the_new_verdicts_on_the_move_reject() -> None:
     """In a Snake <worst_answer> the new verdicts on the move (risky, bad, suicidal, terrible, a losing move,
     not allowed, not possible, an emphasised fatal) name the move, as "dangerous" and "not legal" do: the
     worst answer asks for the fatal moves."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is risky", "DOWN is bad", "DOWN is suicidal", "DOWN is a terrible move",
                   "DOWN is a losing move", "DOWN is not allowed", "DOWN is not possible", "DOWN - **fatal**",
                   "DOWN: not allowed", "DOWN, which is risky"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_impossible_and_poor_are_verdicts_on_the_move() -> None:
@@ -2146,9 +2143,8 @@ def test_impossible_and_poor_are_verdicts_on_the_move() -> None:
     gt = ground_truth_json(record(WORD))
     for reply in ("UP is impossible", "UP is a poor move"):
         assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is impossible", "DOWN is a poor move", "DOWN: impossible"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_possible_or_a_denied_poor_move_keeps_the_answer() -> None:
@@ -2164,10 +2160,9 @@ def test_a_verdict_on_the_answer_without_an_article_takes_it_back_in_a_worst_ans
     "DOWN is wrong answer" and "DOWN is a bad answer" take it back, and "UP is not good answer" scored 1 where
     UP is the answer: an adjective before answer/option needed an article, where a bare one ("wrong") did
     not. Without the article it is a verdict on the answer too, which takes the word back in every answer."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is bad answer", "DOWN is bad option", "DOWN is not good answer", "DOWN - bad answer",
                   "DOWN, which is not good answer"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
     for reply, spec in (("UP is not good answer", WORD), ("B is not good option", CHOICE),
                         ("5 is bad answer", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
@@ -2176,9 +2171,8 @@ def test_a_verdict_on_the_answer_without_an_article_takes_it_back_in_a_worst_ans
 def test_a_verdict_on_the_move_or_a_good_answer_without_an_article_keeps_its_reading() -> None:
     """A bare adjective before a move noun stays a verdict on the move, which names the move in a worst
     answer; a good answer, or one denied bad, keeps the answer."""
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is bad move", "DOWN is not good move", "DOWN is bad choice"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
     for reply, spec in (("UP is good answer", WORD), ("UP is not bad answer", WORD),
                         ("B is good option", CHOICE), ("5 is not bad answer", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
@@ -2196,10 +2190,9 @@ def test_a_verdict_in_underscore_emphasis_takes_the_answer_back() -> None:
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
     rewards = load_rewards()
     assert rewards.compute_score(wrap("UP is __wrong__"), ground_truth_json(record(WORD)))["accuracy"] == 0.0
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN is __wrong__"), one_fatal)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "DOWN is __wrong__"), DOWN_FATAL)["accuracy"] == 0.0
     for worst in ("DOWN - __fatal__", "DOWN is _dangerous_"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_underscore_emphasis_around_no_verdict_keeps_the_answer() -> None:
@@ -2234,11 +2227,10 @@ def test_emphasis_inside_a_verdict_takes_the_answer_back() -> None:
     gt = ground_truth_json(record(WORD))
     for reply in ("UP is **not** safe", "UP - **dangerous** move"):
         assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN - **dangerous** move", "DOWN is **not** safe", "DOWN is a **fatal** move"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
     for worst in ("DOWN is **not** correct", "DOWN is a **bad** answer"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 0.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 0.0, worst
 
 
 def test_emphasis_inside_a_denied_or_good_verdict_keeps_the_answer() -> None:
@@ -2265,10 +2257,9 @@ def test_a_fatal_verb_after_would_or_will_takes_the_answer_back() -> None:
     gt = ground_truth_json(record(WORD))
     for reply in ("UP would kill the snake", "UP would crash into the wall"):
         assert rewards.compute_score(wrap(reply), gt)["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would kill the snake", "DOWN will crash into the wall",
                   "DOWN, which would hit the wall"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_fatal_verb_denied_or_of_another_keeps_the_answer() -> None:
@@ -2292,9 +2283,8 @@ def test_a_fatal_verb_after_would_and_an_adverb_of_certainty_takes_the_answer_ba
                   "UP, which would definitely crash", "UP - that'd immediately kill it",
                   "UP would **definitely** crash", "UP would definitely lead to death"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would definitely crash", "DOWN will surely die"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_hedged_denied_or_harmless_verb_after_an_adverb_keeps_the_answer() -> None:
@@ -2313,8 +2303,7 @@ def test_a_fatal_verb_after_almost_or_most_certainly_takes_the_answer_back() -> 
                   "UP would most certainly crash", "UP, which would almost certainly crash",
                   "UP'll almost certainly hit the wall", "UP would **almost certainly** crash"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN would almost certainly crash"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN would almost certainly crash"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_almost_alone_or_almost_certainly_denied_keeps_the_answer() -> None:
@@ -2332,10 +2321,9 @@ def test_not_good_and_the_worst_move_are_verdicts_on_the_move() -> None:
     for reply in ("UP is not good", "UP is the worst move", "UP: not good", "UP, which is not good",
                   "UP isn't good", "UP is the **worst** choice", "UP is worst direction"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is not good", "DOWN is the worst move"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
-    assert verify(snake_reply("UP", "DOWN is not good answer"), one_fatal)["accuracy"] == 0.0
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
+    assert verify(snake_reply("UP", "DOWN is not good answer"), DOWN_FATAL)["accuracy"] == 0.0
 
 
 def test_good_or_worst_elsewhere_keeps_the_answer() -> None:
@@ -2356,8 +2344,7 @@ def test_underscore_emphasis_around_the_answer_reads_as_the_answer() -> None:
         assert verify(wrap(reply), record(spec))["accuracy"] == 1.0, reply
     rewards = load_rewards()
     assert rewards.compute_score(wrap("Go __UP__"), ground_truth_json(record(WORD)))["accuracy"] == 1.0
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("__UP__", "__DOWN__"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("__UP__", "__DOWN__"), DOWN_FATAL)["accuracy"] == 1.0
     assert parse_move(wrap("Go __LEFT__"), record(WORD)) == "LEFT"
 
 
@@ -2381,8 +2368,7 @@ def test_blocked_is_a_verdict_on_the_move() -> None:
                   "UP is **blocked**", "UP was blocked", "UP is blocked because of the wall",
                   "UP is a blocked direction"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN is blocked"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN is blocked"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_not_blocked_or_blocked_elsewhere_keeps_the_answer() -> None:
@@ -2401,10 +2387,9 @@ def test_no_good_is_a_verdict_on_the_move() -> None:
                         ("UP is no good because of the wall", WORD), ("UP is no good, it dies", WORD),
                         ("B is no good option", CHOICE), ("5 is no good answer", INTEGER)):
         assert verify(wrap(reply), record(spec))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is no good", "DOWN is no good move"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
-    assert verify(snake_reply("UP", "DOWN is no good answer"), one_fatal)["accuracy"] == 0.0
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
+    assert verify(snake_reply("UP", "DOWN is no good answer"), DOWN_FATAL)["accuracy"] == 0.0
 
 
 def test_no_good_going_on_into_another_word_keeps_the_answer() -> None:
@@ -2441,9 +2426,8 @@ def test_a_fatal_verb_in_the_present_takes_the_answer_back() -> None:
                   "UP hits the wall", "UP hits its own tail", "UP **kills** the snake", "UP, which kills it",
                   "UP - that crashes into the wall", "UP (this hits itself)"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN kills the snake", "DOWN hits the wall", "DOWN, which crashes"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_fatal_verb_in_the_present_of_another_or_denied_keeps_the_answer() -> None:
@@ -2462,9 +2446,8 @@ def test_getting_killed_takes_the_answer_back() -> None:
                   "UP, which gets killed", "UP - that'd get killed", "UP **gets** killed",
                   "UP gets __killed__"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN gets killed", "DOWN would get killed"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_getting_anything_else_or_not_getting_killed_keeps_the_answer() -> None:
@@ -2482,8 +2465,7 @@ def test_got_killed_takes_the_answer_back() -> None:
     for reply in ("UP got killed", "UP, which got killed", "UP - that got killed", "UP **got** killed",
                   "UP got __killed__"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN got killed"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN got killed"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_got_anything_else_or_not_killed_keeps_the_answer() -> None:
@@ -2504,9 +2486,8 @@ def test_ending_or_losing_the_game_takes_the_answer_back() -> None:
                   "UP, which would lose", "UP - that ends the game", "UP'll lose", "UP would **lose**",
                   "UP would definitely end the game!"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would end the game", "DOWN ends the game", "DOWN would lose"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_ending_or_losing_denied_going_on_or_of_another_keeps_the_answer() -> None:
@@ -2563,9 +2544,8 @@ def test_a_dead_end_killed_or_suicide_is_a_verdict_on_the_move() -> None:
                   "UP, which is a dead end", "UP - dead end", "UP is **a dead end**", "UP is __suicide__",
                   "UP (killed)"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is a dead end", "DOWN would be killed", "DOWN is suicide"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_dead_end_killed_or_suicide_denied_or_conceded_keeps_the_answer() -> None:
@@ -2583,9 +2563,8 @@ def test_death_is_a_verdict_on_the_move() -> None:
     for reply in ("UP is death", "UP would be death", "UP, which is death", "UP - death", "UP (death)",
                   "UP is **death**", "UP is __death__", "UP: death.", "UP is death because it hits the wall"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is death", "DOWN (death)"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_death_denied_conceded_or_in_another_word_keeps_the_answer() -> None:
@@ -2605,9 +2584,8 @@ def test_game_over_is_a_verdict_on_the_move() -> None:
                   "UP (game over)", "UP: game-over.", "UP is **game over**", "UP means game over",
                   "UP would lead to game over", "UP'll be game over"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is game over", "DOWN means game over"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_game_over_denied_conceded_or_elsewhere_keeps_the_answer() -> None:
@@ -2629,9 +2607,8 @@ def test_certain_or_instant_death_takes_the_answer_back() -> None:
                   "UP (immediate death)", "UP results in immediate death", "UP is **certain death**",
                   "UP is certain **death**"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is certain death", "DOWN leads to instant death"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_certain_or_instant_death_denied_or_elsewhere_keeps_the_answer() -> None:
@@ -2653,9 +2630,8 @@ def test_will_be_with_a_verdict_takes_the_answer_back() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
     for reply in ("B will be wrong", "B won't be correct"):
         assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN will be killed", "DOWN won't be safe"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_will_be_with_a_denied_or_good_verdict_keeps_the_answer() -> None:
@@ -2677,9 +2653,8 @@ def test_going_to_be_or_d_be_with_a_verdict_takes_the_answer_back() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
     for reply in ("B is going to be wrong", "B isn't going to be correct"):
         assert verify(wrap(reply), record(CHOICE))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is going to be killed", "DOWN - that'd be fatal"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_going_to_be_or_d_be_denied_or_good_keeps_the_answer() -> None:
@@ -2700,9 +2675,8 @@ def test_leading_to_death_or_going_to_crash_takes_the_answer_back() -> None:
                   "UP, which leads to death", "UP - that is going to crash", "UP (that's going to die)",
                   "UP **leads** to death"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN leads to death", "DOWN is going to crash", "DOWN, which is going to hit the wall"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_leading_elsewhere_or_not_going_to_crash_keeps_the_answer() -> None:
@@ -2723,9 +2697,8 @@ def test_resulting_in_causing_or_meaning_death_takes_the_answer_back() -> None:
                   "UP is going to result in death", "UP, which results in death", "UP - that means death",
                   "UP (this causes a crash)", "UP **means** death"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN results in death", "DOWN causes a crash", "DOWN means death"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_resulting_in_causing_or_meaning_anything_else_keeps_the_answer() -> None:
@@ -2747,8 +2720,7 @@ def test_a_crash_without_an_article_after_a_verb_of_consequence_takes_the_answer
                   "UP would lead to collision", "UP means crash into the wall", "UP, which leads to crash",
                   "UP leads to **crash**", "UP leads to crash because the wall is there"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN leads to crash"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN leads to crash"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_a_crash_without_an_article_in_a_compound_or_avoided_keeps_the_answer() -> None:
@@ -2775,8 +2747,7 @@ def test_death_or_a_crash_said_avoided_after_a_verb_of_consequence_keeps_the_ans
     for reply in ("UP means death is certain", "UP means death, avoided only by LEFT",
                   "UP means death. Avoided?", "UP means death"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN means death is certain"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN means death is certain"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_death_or_a_crash_hyphened_to_a_word_after_a_verb_of_consequence_keeps_the_answer() -> None:
@@ -2803,9 +2774,8 @@ def test_gonna_with_a_fatal_verb_takes_the_answer_back() -> None:
                   "UP, which is gonna crash", "UP - that's gonna kill it", "UP is **gonna** crash",
                   "UP is gonna get killed"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is gonna crash", "DOWN, which is gonna hit the wall"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_gonna_denied_or_going_elsewhere_keeps_the_answer() -> None:
@@ -2826,9 +2796,8 @@ def test_a_contraction_on_the_answer_word_with_a_fatal_verb_takes_the_answer_bac
                   "UP's gonna be killed", "UP'll get killed"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
     assert verify(wrap("B'll be wrong"), record(CHOICE))["accuracy"] == 0.0
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN'll crash", "DOWN's gonna crash"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_contraction_on_the_answer_word_denied_harmless_or_on_a_pronoun_keeps_the_answer() -> None:
@@ -2888,9 +2857,8 @@ def test_every_object_of_a_fatal_verb_takes_the_answer_back() -> None:
     for reply in ("UP would lead to the crash", "UP leads to the collision", "UP would kill itself",
                   "UP kills itself", "UP would hit its body", "UP hits its tail"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would kill itself", "DOWN hits its tail", "DOWN leads to the collision"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_an_option_letter_in_triple_emphasis_counts_and_past_three_is_none() -> None:
@@ -2920,9 +2888,8 @@ def test_a_contracted_would_or_will_then_not_be_is_is_not() -> None:
     for reply in ("UP'll not be dangerous", "UP'd not be wrong", "UP'll not crash",
                   "UP, which'll not be fatal", "UP'd not be a bad move"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN'll not be safe"), one_fatal)["accuracy"] == 1.0
-    assert verify(snake_reply("UP", "DOWN'll not be correct"), one_fatal)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "DOWN'll not be safe"), DOWN_FATAL)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN'll not be correct"), DOWN_FATAL)["accuracy"] == 0.0
 
 
 def test_losing_or_ending_the_game_at_once_or_for_the_player_takes_the_answer_back() -> None:
@@ -2939,9 +2906,8 @@ def test_losing_or_ending_the_game_at_once_or_for_the_player_takes_the_answer_ba
     for reply in ("UP would lose the apple", "UP would end the game immediately with a win",
                   "UP ends the game for us with a win"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would lose immediately", "DOWN would end the game for us"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_an_arrow_or_a_dash_before_a_fatal_outcome_takes_the_answer_back() -> None:
@@ -2956,9 +2922,8 @@ def test_an_arrow_or_a_dash_before_a_fatal_outcome_takes_the_answer_back() -> No
     for reply in ("UP → safe", "UP -> eats the apple", "UP = free space", "UP: collision-free",
                   "UP - crash avoidance", "UP → the other snake dies"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN → dies", "DOWN -> death", "DOWN: crash"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_an_adverb_before_a_verdict_keeps_it_a_verdict() -> None:
@@ -2980,9 +2945,8 @@ def test_an_adverb_before_a_verdict_keeps_it_a_verdict() -> None:
                   "UP is also safe", "UP would also eat the apple", "UP is probably fatal",
                   "UP would almost crash", "UP is not too risky"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is also fatal", "DOWN is very dangerous", "DOWN also crashes"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_move_said_to_be_avoided_is_taken_back() -> None:
@@ -2997,9 +2961,8 @@ def test_a_move_said_to_be_avoided_is_taken_back() -> None:
     for reply in ("UP, so the wall is avoided", "UP, as the crash must be avoided", "UP: crash avoided",
                   "UP is the move to avoid the wall", "UP should be safe", "UP must be the best move"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN should be avoided", "DOWN is the move to avoid"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_more_words_of_a_bad_or_not_good_move_take_the_answer_back() -> None:
@@ -3018,9 +2981,8 @@ def test_more_words_of_a_bad_or_not_good_move_take_the_answer_back() -> None:
                   "UP is an option", "UP is not a mistake", "UP is a trap-free path", "UP avoids the trap",
                   "UP is the only viable option", "UP is not only viable but best"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN is lethal", "DOWN is not an option", "DOWN is a death trap"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_more_objects_of_the_fatal_verbs_take_the_answer_back() -> None:
@@ -3041,9 +3003,8 @@ def test_more_objects_of_the_fatal_verbs_take_the_answer_back() -> None:
                   "UP would cause an immediate win",
                   "UP runs into open space", "UP gets the other snake killed"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN would run into the wall", "DOWN goes out of bounds", "DOWN leads to a game over"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_never_before_a_not_good_verdict_is_not() -> None:
@@ -3056,8 +3017,7 @@ def test_never_before_a_not_good_verdict_is_not() -> None:
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
     for reply in ("UP would never crash", "UP is never fatal", "UP'd never be wrong", "UP is never blocked"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN is never safe"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN is never safe"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_a_fatal_outcome_said_of_the_snake_or_without_an_article_takes_the_answer_back() -> None:
@@ -3078,9 +3038,8 @@ def test_a_fatal_outcome_said_of_the_snake_or_without_an_article_takes_the_answe
                   "UP makes the snake grow",
                   "UP results in the snake eating", "UP hits apple"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
     for worst in ("DOWN hits wall", "DOWN would cause the snake to crash", "DOWN goes into the wall"):
-        assert verify(snake_reply("UP", worst), one_fatal)["accuracy"] == 1.0, worst
+        assert verify(snake_reply("UP", worst), DOWN_FATAL)["accuracy"] == 1.0, worst
 
 
 def test_a_square_bracket_or_not_wise_is_a_verdict_as_a_round_bracket_or_not_safe_is() -> None:
@@ -3104,8 +3063,7 @@ def test_a_disastrous_or_game_ending_move_is_taken_back() -> None:
     for reply in ("UP is not disastrous", "UP is not game-ending", "UP avoids a disaster",
                   "UP is not a disaster"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 1.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP", "DOWN is game-ending"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN is game-ending"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_a_verdict_said_of_the_other_snake_keeps_the_answer() -> None:
@@ -3181,9 +3139,8 @@ def test_an_outcome_after_an_option_letter_or_a_number_describes_it() -> None:
         assert verify(wrap(reply), only_you)["accuracy"] == 0.0, reply
     for reply in ("UP → dies", "UP (crash)", "UP - hits the wall", "UP: collision with the wall"):
         assert verify(wrap(reply), record(WORD))["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP → dies", "DOWN"), one_fatal)["accuracy"] == 0.0
-    assert verify(snake_reply("UP", "DOWN → dies"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP → dies", "DOWN"), DOWN_FATAL)["accuracy"] == 0.0
+    assert verify(snake_reply("UP", "DOWN → dies"), DOWN_FATAL)["accuracy"] == 1.0
 
 
 def test_death_or_game_over_after_an_option_letter_describes_it() -> None:
@@ -3236,9 +3193,8 @@ def test_a_direction_naming_where_a_wall_is_names_no_move() -> None:
     for reply in ("UP hits the wall on the right", "UP, along the wall to the right", "the wall on the right",
                   "DOWN, away from the wall on the left", "UP runs into the wall on the left"):
         assert verify(wrap(reply), spec)["accuracy"] == 0.0, reply
-    one_fatal = record({**SNAKE, "good": ["UP", "LEFT", "RIGHT"], "fatal": ["DOWN"]})
-    assert verify(snake_reply("UP, away from the wall on the right", "DOWN"), one_fatal)["accuracy"] == 1.0
-    assert verify(snake_reply("UP", "DOWN (the wall on the left)"), one_fatal)["accuracy"] == 1.0
+    assert verify(snake_reply("UP, away from the wall on the right", "DOWN"), DOWN_FATAL)["accuracy"] == 1.0
+    assert verify(snake_reply("UP", "DOWN (the wall on the left)"), DOWN_FATAL)["accuracy"] == 1.0
     up_fatal = record({**SNAKE, "good": ["LEFT"], "fatal": ["UP"]})
     assert verify(snake_reply("UP hits the wall on the right", "UP"), up_fatal)["accuracy"] == 0.0
 
