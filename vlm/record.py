@@ -24,8 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from vlm.tasks import listed
-
 FAMILIES = ("perception", "state_prediction", "strategy", "vision_zero")
 LEVELS = (1, 2, 3)  # GameQA's 3×3 scheme: plot_level (image complexity) × qa_level (question complexity)
 ID_TAG_CHARS = 8  # hex digits of the content tag that ends a record id
@@ -88,7 +86,15 @@ class TaskRecord:
     def from_dict(cls, d: Any) -> TaskRecord:
         """The record ``d`` (a JSON object with ``to_dict``'s keys; ``extra`` may be left out), or a
         ``ValueError`` naming the keys missing or unknown: the constructor's TypeError said them in Python's
-        words ("__init__() missing 1 required positional argument")."""
+        words ("__init__() missing 1 required positional argument"). Checked only once the constructor
+        refused it, so a good record (every line of a split) costs no more than the constructor."""
+        try:
+            return cls(**d)
+        except TypeError:  # not a mapping, a key missing or unknown: said in our words below
+            pass
+        # Here, not at the top: vlm.tasks imports envs, which reading a record never needs.
+        from vlm.tasks import listed
+
         if not isinstance(d, dict):
             kinds = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
             raise ValueError(f"a JSON {kinds.get(type(d), 'null')}, not an object")
@@ -103,4 +109,4 @@ class TaskRecord:
             problems.append(f"unknown key{'s' if unknown[1:] else ''} {listed(unknown)}")
         if problems:
             raise ValueError("; ".join(problems))
-        return cls(**d)
+        return cls(**d)  # refused for another reason: its own TypeError
