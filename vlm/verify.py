@@ -128,6 +128,8 @@ and the asked "UP. Dangerous? Not really" keep UP), and so does a fatal verb in 
 collision (``_BARE_CRASH``) past one where the answer is a move ("UP → dies", "UP - hits the wall", "UP:
 crash" are none; "UP: collision-free" is UP), as does death or game over alone past one; after an option
 letter, a number or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
+A cross mark after the answer, past a mark, a space or none, is a verdict (``_CROSSED``: "UP ❌", "UP ✗",
+"B ✘" are none; "UP ✅", "UP ✓" are UP).
 A verdict joined by "and" or "or" to one-word verdicts of the same subject is one too ("UP is safe and fatal",
 "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and good", "UP: not risky and not
 fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
@@ -359,6 +361,9 @@ _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|
 # An adverb (_ADVERB) before a verdict or fatal outcome alone past such a mark says the same: "UP (too
 # risky)", "UP - very dangerous", "UP → immediately dies", "B (definitely wrong)" as "UP is too risky".
 _MARKED = _SEP + _EM + _ADVERB_SP
+# A cross mark after the answer, past such a mark, a space or none ("UP ❌", "UP✗", "UP: ❌ wall", "UP (✘)"),
+# is a verdict against it, as models mark what they rule out; a tick ("UP ✅", "UP ✓") is none.
+_CROSSED = r"(?:" + _SEP + r"|[ \t]{0,3})" + _EM + "[❌✗✘✖]"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
 _POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
@@ -597,7 +602,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
                       + r"(?=" + _POINTER_IS + _AT + bad + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _MARKED
                       + "(?:" + _JOINED + r")?(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _JOINED_AFTER
-                      + _EM + _CLAUSE_END + outcome + ")", re.IGNORECASE)
+                      + _EM + _CLAUSE_END + outcome + "|" + _CROSSED + ")", re.IGNORECASE)
 
 
 # "it" is the other snake in the sentence right after one whose subject is that snake ("Blue is next to our

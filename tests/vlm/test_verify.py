@@ -3375,3 +3375,22 @@ def test_an_adverb_after_a_mark_leaves_the_verdict_a_verdict() -> None:
         assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 1.0, best
     for best in ("DOWN - very dangerous", "DOWN (too risky and fatal)", "DOWN: clearly not safe"):
         assert verify(snake_reply(best, "UP"), cornered)["accuracy"] == 0.0, best
+
+
+def test_a_cross_mark_after_a_move_takes_it_back() -> None:
+    """A cross mark after the answer (❌, ✗, ✘, ✖, as models mark a move they rule out) was read past:
+    "DOWN ❌" and "DOWN ✗" scored 1 for a move the reply crosses out. It is a verdict against the word
+    before it, as "DOWN (fatal)" is; a tick ("UP ✓", "UP ✅") keeps the answer, and a worst answer names
+    the moves it crosses."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN ❌", "DOWN ✗", "DOWN ✘", "DOWN ✖️", "DOWN❌", "**DOWN** ❌", "DOWN: ❌ hits the wall",
+                 "DOWN (❌)", "DOWN → ❌", "DOWN ❌ (hits the wall)"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    for answer in ("B ❌", "B ✗"):
+        assert verify(wrap(answer), record(CHOICE))["accuracy"] == 0.0, answer
+    for best in ("UP ✓", "UP ✅", "UP ✔️", "UP: ✅ safe", "UP → ✅", "UP (✓ no collision)"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    for worst in ("DOWN ❌, RIGHT ❌", "DOWN ✗ RIGHT ✗", "DOWN: ❌ wall, RIGHT: ❌ body"):
+        assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
