@@ -118,8 +118,9 @@ after an article, past a mark too ("UP is very dangerous", "UP is also not safe"
 really bad move", "UP (too risky)", "UP - very dangerous", "B (definitely wrong)" are none; "UP would
 probably crash", a risk, "UP would almost crash" and "UP is not just safe" are UP). Either verdict said of
 which, that or this right after the word or bracketed pair, past a punctuation mark, dash, arrow ("->", "=>",
-"→", "⇒", "=") or opening bracket (round or square), or of "which" right after the word, takes it back too
-("UP, which is wrong", "UP which is wrong", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
+"→", "⇒", "=") or opening bracket (round or square), or of "which" right after the word, or of a dash before
+is (was, would, will, should, must), takes it back too ("UP, which is wrong", "UP which is wrong", "UP - is
+fatal", "UP - that is wrong", "UP -- that is wrong", "5 apples, which is
 wrong", "UP. That is a mistake", "UP (that would be fatal)" are none; "UP, which is safe" and "UP, which is
 not wrong" are UP); so does either verdict alone ("not" for "is not") past such a mark, dash or bracket where
 it ends its clause or goes on with because, since or as ("UP - wrong", "UP: wrong", "UP (fatal)", "UP: not
@@ -364,8 +365,10 @@ _MARKED = _SEP + _EM + _ADVERB_SP
 # A cross mark after the answer, past such a mark, a space or none ("UP ❌", "UP✗", "UP: ❌ wall", "UP (✘)"),
 # is a verdict against it, as models mark what they rule out; a tick ("UP ✅", "UP ✓") is none.
 _CROSSED = r"(?:" + _SEP + r"|[ \t]{0,3})" + _EM + "[❌✗✘✖]"
-# "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is".
-_POINTER = r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which)"
+# "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is". A dash
+# before is (was, would, will, ...) stands for "that": "UP - is fatal" as "UP - that is fatal".
+_POINTER = (r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which|(?:\s{1,3}-|\s{0,3}(?:—|-{2,3}))"
+            r"(?=\s{1,3}(?:is|was|would|will|won|should|must)))")
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
 # ("UP'll crash", "UP's gonna be fatal"; never the possessive 's: "UP's path").
 _CONTRACTED = r"['’](?:d|ll|s" + _SP + _GOING + ")"

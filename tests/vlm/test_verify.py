@@ -3394,3 +3394,24 @@ def test_a_cross_mark_after_a_move_takes_it_back() -> None:
         assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
     for worst in ("DOWN ❌, RIGHT ❌", "DOWN ✗ RIGHT ✗", "DOWN: ❌ wall, RIGHT: ❌ body"):
         assert verify(snake_reply("UP", worst), record(SNAKE))["accuracy"] == 1.0, worst
+
+
+def test_a_dash_before_is_and_its_verdict_takes_the_answer_back() -> None:
+    """A dash between the answer and "is" hid the verdict after it: "DOWN - is fatal" and "DOWN — is not
+    safe" scored 1, where "DOWN is fatal" and "DOWN - that is fatal" scored 0. The dash stands for the
+    pointer "that" before is (was, would or will be, and their "not"); the twins that call the move good
+    keep it, and after yes or no the verdict is why ("No - is fatal" is no)."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN - is fatal", "DOWN — is not safe", "DOWN -- is deadly", "DOWN - would be fatal",
+                 "DOWN - isn't safe", "**DOWN** - is a bad move"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    assert verify(wrap("B - is wrong"), record(CHOICE))["accuracy"] == 0.0
+    for best in ("UP - is safe", "UP - is the best move", "UP — is not risky", "UP - would be safe"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    assert verify(wrap("B - is correct"), record(CHOICE))["accuracy"] == 1.0
+    yes_no = record({"rule": "word", "choices": ["yes", "no"], "accepted": ["no"]})
+    assert verify(wrap("No - is fatal"), yes_no)["accuracy"] == 1.0
+    # A worst answer asks for the fatal moves: a dash and a verdict name them.
+    assert verify(snake_reply("UP", "DOWN - is fatal, RIGHT - is fatal"), record(SNAKE))["accuracy"] == 1.0
