@@ -131,9 +131,9 @@ crash" are none; "UP: collision-free" is UP), as does death or game over alone p
 letter, a number or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
 A cross mark after the answer, past a mark, a space or none, is a verdict (``_CROSSED``: "UP ❌", "UP ✗",
 "B ✘" are none; "UP ✅", "UP ✓" are UP).
-A verdict joined by "and" or "or" to one-word verdicts of the same subject is one too ("UP is safe and fatal",
-"UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and good", "UP: not risky and not
-fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
+A verdict joined by "and", "or" or "but" to one-word verdicts of the same subject is one too ("UP is safe and
+fatal", "UP is safe but fatal", "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and
+good", "UP: not risky and not fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -583,7 +583,7 @@ _RISKY_AND = _RISKY + r"(?:\s{0,3}[,;]\s{0,3}|" + _SP + ")(?:(?:and|or)" + _SP +
 # a preposition or link (_JOIN_END: "UP is safe and fatal for us"), as before any other word it may be a new
 # clause's ("UP is safe and death is avoided", "UP is safe and bad moves hit walls" keep UP).
 _VERDICT_WORD = "(?:" + _BAD_WORDS + "|" + _GOOD_WORDS + ")" + _END
-_JOINT = r"(?:\s{0,3}[,;])?" + _SP + "(?:and|or)" + _AT
+_JOINT = r"(?:\s{0,3}[,;])?" + _SP + "(?:and|or|but)" + _AT  # "UP is safe but fatal" too
 _JOINED = "(?:" + _VERDICT_WORD + _JOINT + ")+"
 _JOINED_AFTER = "(?:" + _JOINT + "(?:not" + _SP + ")?" + _VERDICT_WORD + ")*"
 _JOIN_END = "(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:for|to|in|on|at|here|now|there|and|or|but|so)\b)"

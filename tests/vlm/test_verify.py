@@ -3415,3 +3415,24 @@ def test_a_dash_before_is_and_its_verdict_takes_the_answer_back() -> None:
     assert verify(wrap("No - is fatal"), yes_no)["accuracy"] == 1.0
     # A worst answer asks for the fatal moves: a dash and a verdict name them.
     assert verify(snake_reply("UP", "DOWN - is fatal, RIGHT - is fatal"), record(SNAKE))["accuracy"] == 1.0
+
+
+def test_a_verdict_joined_by_but_takes_the_move_back() -> None:
+    """"DOWN is safe but fatal" scored 1 for a move the reply calls fatal: one-word verdicts of the same
+    subject were joined by "and" or "or" only. "but" joins them too; a verdict on another move after "but"
+    is that move's ("UP is safe, but LEFT is fatal" leaves UP said), and a good word after "but" keeps UP."""
+    from vlm.verify import _affirmed
+
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN is safe but fatal", "DOWN is safe, but deadly", "DOWN (safe but fatal)",
+                 "DOWN, which is good but dangerous", "DOWN: safe but risky"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    for best in ("UP is safe but slow", "UP is safe, but far from the apple", "UP (safe but slow)",
+                 "UP is safe but bad moves hit walls"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    assert "UP" in _affirmed("UP is safe, but LEFT is fatal", move=True).split()
+    cornered = _cornered_duel()  # "risky" is no verdict on its best move; one joined to it by "but" is
+    assert verify(snake_reply("DOWN is risky but the best", "UP"), cornered)["accuracy"] == 1.0
+    assert verify(snake_reply("DOWN is risky but fatal", "UP"), cornered)["accuracy"] == 0.0
