@@ -134,6 +134,8 @@ A cross mark after the answer, past a mark, a space or none, is a verdict (``_CR
 A verdict joined by "and", "or" or "but" to one-word verdicts of the same subject is one too ("UP is safe and
 fatal", "UP is safe but fatal", "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and
 good", "UP: not risky and not fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
+So is "is" (is not) with its verdict after a verb in the present of the word, up to five words and "and"
+(``_DOES_AND``: "UP avoids the wall and is fatal" is none; "UP avoids the wall and is safe" is UP).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -589,6 +591,12 @@ _JOINED_AFTER = "(?:" + _JOINT + "(?:not" + _SP + ")?" + _VERDICT_WORD + ")*"
 _JOIN_END = "(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:for|to|in|on|at|here|now|there|and|or|but|so)\b)"
 
 
+# A verb in the present after the answer's word, up to five words more and "and" before "is" (is not) and its
+# verdict say it of the same subject: "UP avoids the wall and is fatal" as "UP is fatal"; "UP avoids the wall
+# and is safe" is UP.
+_DOES_AND = r"(?:[^\W\d_]{1,20}s(?:\s{1,3}[^\W\d_]{1,20}){0,5}\s{1,3}and\s{1,3})?"
+
+
 def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     """The verdicts on the move (above); alone after a mark, fatal outcomes only where the answer is a
     ``move``; "risky" only where ``risky`` is one (``_RISKY``; else a verdict joined to it still is)."""
@@ -596,8 +604,8 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
     outcome = "|" + _MARKED + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     bad = "(?:" + _JOINED + bad + _JOIN_END + "|" + bad + ")"  # "UP is safe and fatal"
-    return re.compile(_VERDICT_SUBJECT + r"(?=" + _IS + _AT + bad + "|" + _IS_NOT + _AT + _NOT_GOOD
-                      + "|" + _WILL + _AT + _FATAL + "|" + _EM + _ADVERB_SP + _FATAL_NOW + r")|"
+    return re.compile(_VERDICT_SUBJECT + r"(?=" + _DOES_AND + "(?:" + _IS + _AT + bad + "|" + _IS_NOT + _AT
+                      + _NOT_GOOD + ")|" + _WILL + _AT + _FATAL + "|" + _EM + _ADVERB_SP + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
                       + _CONTRACTED_IS + _AT + bad + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _CONTRACTED + _AT + _FATAL + ")|"

@@ -3436,3 +3436,23 @@ def test_a_verdict_joined_by_but_takes_the_move_back() -> None:
     cornered = _cornered_duel()  # "risky" is no verdict on its best move; one joined to it by "but" is
     assert verify(snake_reply("DOWN is risky but the best", "UP"), cornered)["accuracy"] == 1.0
     assert verify(snake_reply("DOWN is risky but fatal", "UP"), cornered)["accuracy"] == 0.0
+
+
+def test_a_verb_phrase_then_and_is_with_a_verdict_takes_the_move_back() -> None:
+    """"DOWN avoids the wall and is fatal" scored 1: a verdict after "and is" was read only right after the
+    word. A verb in the present after the move, up to five words more and "and is" (is not) before the
+    verdict say it of the move too; the good twins keep it, and a verdict of the other snake is none."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN avoids the wall and is fatal", "DOWN moves toward the apple and is deadly",
+                 "DOWN keeps us away from the wall and is not safe", "DOWN gets the apple and is a bad move",
+                 "Moving DOWN avoids blue and would be fatal"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record({**WORD, "accepted": ["DOWN"]}))["accuracy"] == 0.0, best
+    for best in ("UP avoids the wall and is safe", "UP moves toward the apple and is the best",
+                 "UP leads to open space and is not blocked", "UP traps blue and is fatal for the opponent",
+                 "UP is the move that avoids the wall and is safe"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    # A worst answer asks for the fatal moves: such a verdict names them.
+    assert verify(snake_reply("UP", "DOWN hits the wall and is fatal, RIGHT too"), record(SNAKE))[
+        "accuracy"] == 1.0
