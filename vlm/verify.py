@@ -90,10 +90,10 @@ game, lose or lose the game where that ends its clause or goes on with because, 
 immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
 game for us"; "UP ends the game with a win" is UP, as is an ending or game over said to be a win past a
-mark or because, since or as: the other snake (blue, the opponent, ...) dead, dying, crashing, trapped or
-killed, our win, a win or the puzzle (level) solved or complete, ending its clause: "UP → ends the game (blue
-dies)", "UP ends the game immediately: blue is trapped", "UP → game over (solved!)"; "(blue wins)", "(blue
-dies too)" leave it a loss) ("is going to" or "is gonna" as would or will: "UP is going
+mark or because, since or as: the other snake (blue, the opponent, the opponent's snake, ...) dead, dying,
+crashing, trapped or killed, our win, a win or the puzzle (level) solved or complete, ending its clause: "UP
+→ ends the game (blue dies)", "UP ends the game immediately: blue is trapped", "UP → game over (solved!)";
+"(blue wins)", "(blue dies too)" leave it a loss) ("is going to" or "is gonna" as would or will: "UP is going
 to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
 "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
@@ -424,11 +424,13 @@ _DEATH = r"(?:(?:certain|instant|immediate)" + _SP + ")?death"
 # The other snake (Duel Snake's blue, the opponent, ...; not "other" alone: "for other reasons").
 _OTHER_SNAKE = (r"(?:(?:the|our|your|its|my)" + _SP + ")?(?:blue|opponent|enemy|rival|other" + _SP
                 + "(?:snake|one|player))" + _END)
+# Named as a subject: "blue", "the blue snake", "the opponent's snake", "the other player's snake".
+_OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player))?"
 # An ending said to be a win: past a mark or because (since, as), the other snake's death or a win (ours,
 # a solved puzzle) ending its clause: "UP ends the game (blue dies)", "UP → game over (solved!)". Read as a
 # loss, Duel Snake's move that kills blue and Sokoban's last push scored 0. A closed list, and nothing may
 # follow it: "(blue wins)", "(blue dies too)", "(solved?)" leave the ending a loss.
-_WON = (r"(?:" + _OTHER_SNAKE + "(?:" + _SP + "(?:snake|player))?" + _SP + "(?:dies|died|crashes|loses|has"
+_WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has"
         + _SP + "died|(?:is|gets|got)" + _SP + "(?:dead|trapped|killed|eliminated))"
         + "|(?:we|you|i|green|(?:the|our)" + _SP + "(?:green" + _SP + ")?snake)" + _SP + "(?:win|wins|won)"
         + "|(?:an?" + _SP + ")?(?:win|victory)"
@@ -622,8 +624,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
 # Sentences end at ., ! or ? before a space, or at a line end; the subject opens its sentence, a word after it
 # ("Blue's head is ..." names a head, "Blue, ..." no subject).
 _SENTENCE_END = re.compile(r"((?<=[.!?])[ \t]{1,3}|\n)")
-_OTHER_SUBJECT = re.compile(r"\s{0,3}" + _EM + _OTHER_SNAKE + "(?:" + _SP + "(?:snake|player))?" + _EM
-                            + r"\s{1,3}[a-z]", re.IGNORECASE)
+_OTHER_SUBJECT = re.compile(r"\s{0,3}" + _EM + _OTHER_NAMED + _EM + r"\s{1,3}[a-z]", re.IGNORECASE)
 _IT = re.compile(r"\bit\b(?!['’])", re.IGNORECASE)
 
 

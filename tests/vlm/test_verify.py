@@ -3456,3 +3456,19 @@ def test_a_verb_phrase_then_and_is_with_a_verdict_takes_the_move_back() -> None:
     # A worst answer asks for the fatal moves: such a verdict names them.
     assert verify(snake_reply("UP", "DOWN hits the wall and is fatal, RIGHT too"), record(SNAKE))[
         "accuracy"] == 1.0
+
+
+def test_the_other_snake_named_with_a_possessive_is_the_other_snake() -> None:
+    """"UP ends the game: the opponent's snake dies" and "The opponent's snake is trapped. UP causes it to
+    die" scored 0 where UP wins the duel: the other snake was read only as "blue" or "the opponent (snake)",
+    not "the opponent's snake". A possessive before snake or player names it too; "Blue's head is next to
+    ours." names a head, so "it" after it is still ours, and the other snake winning is still a loss."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP ends the game: the opponent's snake dies", "UP → ends the game (the enemy's snake dies)",
+                 "UP would end the game - the other player's snake crashes",
+                 "The opponent's snake is trapped. UP causes it to die"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    for best in ("UP ends the game (the opponent's snake wins)", "UP ends the game: the opponent's head dies",
+                 "Blue's head is next to ours. UP causes it to die"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
