@@ -91,8 +91,9 @@ immediately, instantly, at once,
 outright or for us (me, you, it, the snake) ("UP would lose", "UP would lose immediately", "UP would end the
 game for us"; "UP ends the game with a win" is UP, as is an ending or game over said to be a win past a
 mark or because, since or as: the other snake (blue, the opponent, the opponent's snake, ...) dead, dying,
-crashing, trapped or killed, our win, a win or the puzzle (level) solved or complete, ending its clause: "UP
-→ ends the game (blue dies)", "UP ends the game immediately: blue is trapped", "UP → game over (solved!)";
+crashing, trapped or killed ("is" left out too: "(blue dead)"; would or will die, crash, lose), our win, a
+win or the puzzle (level) solved or complete, ending its clause: "UP → ends the game (blue dies)", "UP ends
+the game immediately: blue is trapped", "UP → game over (solved!)";
 "(blue wins)", "(blue dies too)" leave it a loss) ("is going to" or "is gonna" as would or will: "UP is going
 to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
@@ -430,8 +431,8 @@ _OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player))?"
 # a solved puzzle) ending its clause: "UP ends the game (blue dies)", "UP → game over (solved!)". Read as a
 # loss, Duel Snake's move that kills blue and Sokoban's last push scored 0. A closed list, and nothing may
 # follow it: "(blue wins)", "(blue dies too)", "(solved?)" leave the ending a loss.
-_WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has"
-        + _SP + "died|(?:is|gets|got)" + _SP + "(?:dead|trapped|killed|eliminated))"
+_WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has" + _SP + "died|(?:would|will)" + _SP
+        + "(?:die|crash|lose)|(?:(?:is|gets|got)" + _SP + ")?(?:dead|trapped|killed|eliminated))"
         + "|(?:we|you|i|green|(?:the|our)" + _SP + "(?:green" + _SP + ")?snake)" + _SP + "(?:win|wins|won)"
         + "|(?:an?" + _SP + ")?(?:win|victory)"
         + "|(?:(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?)?solved"

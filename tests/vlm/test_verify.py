@@ -3472,3 +3472,18 @@ def test_the_other_snake_named_with_a_possessive_is_the_other_snake() -> None:
     for best in ("UP ends the game (the opponent's snake wins)", "UP ends the game: the opponent's head dies",
                  "Blue's head is next to ours. UP causes it to die"):
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+
+
+def test_an_ending_with_the_other_snake_dead_without_is_or_to_come_keeps_the_answer() -> None:
+    """"UP → ends the game (blue dead)", "(blue trapped)" and "(blue would die)" scored 0 where "(blue is
+    dead)" and "(blue dies)" scored 1: the other snake's end was read only with "is" (gets, got) or in the
+    present. Bare, or with would or will, it is a win too; blue winning, or more words after it, is not."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP → ends the game (blue dead)", "UP → ends the game (blue trapped)",
+                 "UP ends the game: the opponent eliminated", "UP → ends the game (blue would die)",
+                 "UP ends the game because blue will crash"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    for best in ("UP → ends the game (blue would win)", "UP → ends the game (blue trapped us)",
+                 "UP → ends the game (blue would die too)", "UP ends the game (we would die)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
