@@ -290,6 +290,17 @@ def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "
         raise ValueError(f"not a {game} {what}{note}: it lacks {', '.join(map(repr, missing))}")
 
 
+def check_unknown_keys(game: str, state: Mapping[str, Any], known: tuple[str, ...],
+                       what: str = "state") -> None:
+    """A ValueError naming the first key of ``state`` that is not in ``known`` and the keys a ``game``
+    ``what`` holds: set_state read only the keys it knew, so a misspelt optional one (``"max_step": 5``)
+    was dropped without a word and the game's own value played instead of the one the user wrote."""
+    unknown = [k for k in state if k not in known]
+    if unknown:
+        raise ValueError(f"{what} holds {unknown[0]!r}, no key of a {game} {what} ({', '.join(known)}): "
+                         "fix its name, or remove it")
+
+
 def check_derived_key(state: Mapping[str, Any], key: str, computed: Any, what: str) -> None:
     """A ValueError naming ``key``, its value and ``computed`` when ``state`` holds ``key``, a value get_state
     derives from the state's other keys (``what`` says how), as anything else: a stale one was taken and
@@ -526,6 +537,10 @@ class Game(ABC):
     #: The keys ``set_state`` reads from every state (the others have defaults); ``_check_state`` refuses a
     #: state without them with a ValueError naming the game and the missing keys.
     STATE_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: The keys ``set_state`` takes besides ``STATE_KEYS`` and ``game`` (get_state's others, which a
+    #: hand-made state may leave out): ``_check_state`` refuses any other key, naming it. None lets any
+    #: other key through (a game of one's own, the Game Boy's).
+    STATE_OPTIONAL_KEYS: ClassVar[tuple[str, ...] | None] = None
     #: Modules the vector env's fork server imports besides the game's own, so that each worker forked from
     #: it inherits them instead of importing them at its start (Game Boy: PyBoy).
     WORKER_PRELOAD: ClassVar[tuple[str, ...]] = ()
@@ -816,8 +831,8 @@ class Game(ABC):
 
     def _check_state(self, i: int, state: Any) -> None:
         """``_check_board``, the state's ``game`` (get_state's name of the game that made it; hand-made states
-        may leave it out) and ``check_state_keys`` for this game's ``STATE_KEYS``: every ``set_state`` calls
-        it first."""
+        may leave it out), ``check_state_keys`` for this game's ``STATE_KEYS`` and, where the game lists
+        them, no keys but those and ``STATE_OPTIONAL_KEYS``: every ``set_state`` calls it first."""
         self._check_board(i, "set_state")
         check_state_keys(self.name, state, self.STATE_KEYS)
         # A state naming another game was refused only for the keys it lacks (check_state_keys names its
@@ -826,6 +841,8 @@ class Game(ABC):
         if other != self.name:
             raise ValueError(f"not a {self.name} state: its game is {other!r}, and a state loads only into "
                              "the game that made it")
+        if self.STATE_OPTIONAL_KEYS is not None:
+            check_unknown_keys(self.name, state, ("game", *self.STATE_KEYS, *self.STATE_OPTIONAL_KEYS))
 
     @classmethod
     @abstractmethod

@@ -678,6 +678,9 @@ class Rotation(Game):
     #: Columns q/a, w/s, e/d turn about X, Y, Z; the top row +90°, the row below it -90°.
     ACTION_KEYS: ClassVar[ActionKeys] = (("q",), ("a",), ("w",), ("s",), ("e",), ("d",))
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("cubes", "colors", "rotation", "target_rotation")
+    STATE_OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = (
+        "color_names", "rotation_index", "target_index", "distance", "turns", "camera", "view_size", "step",
+        "max_steps", "score", "solved", "done")
     OBS_PANELS: ClassVar[int] = 2
     #: set_attr may change these (checked as the constructor checks them): max_steps from each board's
     #: reset, the rewards from the next step

@@ -243,6 +243,7 @@ class Snake(Game):
     ACTION_KEYS: ClassVar[ActionKeys] = MOVE_KEYS  # WASD or the arrows
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "body", "apple", "direction", "step",
                                              "steps_since_apple", "score", "done", "rng")
+    STATE_OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("starvation", "crash")
     #: set_attr may change it (checked as the constructor checks it); each board takes it at its reset
     starvation = count_setting(default=lambda game, name: 2 * game.size * game.size)  # None: 2·N²
 

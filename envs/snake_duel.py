@@ -76,6 +76,7 @@ from envs.base import (
     check_derived_key,
     check_state_keys,
     check_state_size,
+    check_unknown_keys,
     checked_actions,
     count_setting,
     flag,
@@ -521,6 +522,7 @@ class SnakeDuel(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ACTION_NAMES
     ACTION_KEYS: ClassVar[ActionKeys] = Snake.ACTION_KEYS  # the learner's snake, as in Snake
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "snakes", "apples", "round", "done", "rng")
+    STATE_OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("num_apples", "max_rounds", "result")
     SNAKE_KEYS: ClassVar[tuple[str, ...]] = ("body", "direction", "alive", "score")  # each of "snakes"
     #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
     num_apples = Setting(lambda game, name, value: whole(
@@ -706,6 +708,7 @@ class SnakeDuel(Game):
         state_bodies = []
         for p, snake in enumerate(snakes):
             check_state_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
+            check_unknown_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
             state_bodies.append(state_cells(f"state's snake {p} body", snake["body"]))
         for x, y in state_apples:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):

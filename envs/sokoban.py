@@ -356,6 +356,8 @@ class Sokoban(Game):
     ACTION_NAMES: ClassVar[tuple[str, ...]] = ("UP", "DOWN", "LEFT", "RIGHT")
     ACTION_KEYS: ClassVar[ActionKeys] = MOVE_KEYS  # WASD or the arrows
     STATE_KEYS: ClassVar[tuple[str, ...]] = ("size", "walls", "boxes", "targets", "player", "step", "done")
+    STATE_OPTIONAL_KEYS: ClassVar[tuple[str, ...]] = ("max_steps", "deadlock_end", "score", "deadlocked",
+                                                      "rng")
     #: set_attr may change these (checked as the constructor checks them); each board takes them at its reset
     max_steps = count_setting(default=lambda game, name: DIFFICULTIES[game.difficulty][2])  # None: its preset
     deadlock_end = flag_setting()

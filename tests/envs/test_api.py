@@ -764,6 +764,32 @@ def test_set_state_refuses_a_dict_of_no_state_of_the_game(name: str) -> None:
             game.set_state(0, state)
 
 
+# A misspelt optional key of each game: the game's own value was played instead of the one written.
+_MISSPELT = {"snake": ("starvaton", 7), "snake_duel": ("max_round", 5), "rotation": ("max_step", 2),
+             "sokoban": ("deadlock", False)}
+
+
+@pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
+def test_set_state_refuses_a_key_the_game_does_not_read(name: str) -> None:
+    # Every key but those set_state reads was dropped without a word: a user's misspelt limit was lost.
+    from envs import make_game
+
+    game = make_game(name)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    state = game.get_state(0)
+    key, value = _MISSPELT[name]
+    with pytest.raises(ValueError, match=rf"^state holds '{key}', no key of a {name} state \(game, "):
+        game.set_state(0, {**state, key: value})
+    assert game.get_state(0) == state  # the board is left as it was
+    if name == "snake_duel":  # each snake's dict too
+        snakes = [state["snakes"][0], {**state["snakes"][1], "lenght": 3}]
+        with pytest.raises(ValueError, match=r"^state's snake 1 holds 'lenght', no key of a snake_duel "
+                                             r"state's snake 1 \(body, direction, alive, score\)"):
+            game.set_state(0, {**state, "snakes": snakes})
+    game.set_state(0, state)  # every key get_state writes is one set_state takes
+    assert game.get_state(0) == state
+
+
 @pytest.mark.parametrize("name", ["snake", "snake_duel", "rotation", "sokoban"])
 def test_set_state_refuses_a_state_naming_another_game(name: str) -> None:
     # A state whose "game" is another's, holding every key this game reads, was taken as this game's.
