@@ -409,6 +409,11 @@ class Snake(Game):
         hunger = whole("state's steps_since_apple", state["steps_since_apple"], 0,
                        starvation if done else starvation - 1, f" with starvation {starvation} in a state "
                        f"{'that is' if done else 'not'} done")
+        if done and crash is None and "crash" in state and not full and hunger < starvation:
+            # Nothing ended it (states saved before crash was kept, without the key, may be deaths).
+            raise ValueError(f"state is done with crash null, steps_since_apple {hunger} of starvation "
+                             f"{starvation} and {len(body)} of {cells} cells: a snake's episode ends only at "
+                             "a crash (give its cell), at starvation or on a full board")
         # The snake starts with INITIAL_LENGTH cells and grows one per apple, eaten each on a step of its
         # own that sets steps_since_apple back to 0: the picture, the score and the step count must agree.
         if len(body) != INITIAL_LENGTH + score:

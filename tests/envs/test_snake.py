@@ -250,6 +250,22 @@ def test_set_state_refuses_a_crash_in_a_state_still_playing():
     assert g.get_state(0)["crash"] == [2, 3]
 
 
+def test_set_state_refuses_a_done_state_that_nothing_ended():
+    # A snake that is done with crash null, not starved and not filling the board was taken: its episode
+    # had ended with no death, starvation or win (the picture showed no crash, the figures no win).
+    g = game_with([[0, 2], [1, 2], [2, 2]], apple=[0, 5], direction="LEFT", hunger=2, starvation=5)
+    state = g.get_state(0)
+    error = r"^state is done with crash null, steps_since_apple 2 of starvation 5 and 3 of 36 cells: a snake"
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**state, "done": True})
+    assert g.get_state(0) == state  # the board is left as it was
+    g.set_state(0, {**state, "step": 5, "steps_since_apple": 5, "done": True})  # starved
+    g.set_state(0, {**state, "done": True, "crash": [-1, 2]})  # ran into the wall
+    old = {k: v for k, v in state.items() if k != "crash"}  # saved before states kept crash: taken as it was
+    g.set_state(0, {**old, "done": True})
+    assert g.get_state(0)["done"]
+
+
 def test_starving_and_states_without_crash_show_no_crash():
     g = game_with([[2, 2], [1, 2], [0, 2]], apple=[0, 5], starvation=1)
     assert step1(g, RIGHT) == (0.0, False, True)
