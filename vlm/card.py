@@ -80,20 +80,32 @@ def rom_notices(metas: Iterable[dict[str, Any]]) -> list[str]:
     """The notices of the Game Boy exports among ``metas`` (one export's, or a merged folder's), each once:
     the not-redistributable warning of each user's ROM, else the test cartridge's note, whose "may be
     shared" would be wrong beside a ROM's screens."""
-    from envs.gameboy.roms import is_test_cartridge
-
     played = [meta for meta in metas if meta.get("rom_sha1")]
-    roms = [meta for meta in played if not is_test_cartridge(meta["rom_sha1"])]
+    roms = [meta for meta in played if not _on_test_cartridge(meta)]
     return list(dict.fromkeys(map(_rom_notice, roms or played)))
+
+
+def _on_test_cartridge(meta: dict[str, Any]) -> bool:
+    """Whether a Game Boy export (its ``meta.json``) was played on the project's own test cartridge: as its
+    ``test_cartridge`` records (true or false), since the cartridge rebuilt after the export (its source
+    changed, another SDCC) has another SHA-1; without that record (an export made before it) by its
+    ``rom_sha1`` against the cartridge as built now, which errs safe: an older build is the user's ROM. A
+    Pokémon ROM's SHA-1 is never the cartridge, whatever the record says."""
+    from envs.gameboy.roms import POKEMON_RED_ROMS, is_test_cartridge
+
+    if meta["rom_sha1"] in POKEMON_RED_ROMS:
+        return False
+    recorded = meta.get("test_cartridge")
+    return recorded if isinstance(recorded, bool) else is_test_cartridge(meta["rom_sha1"])
 
 
 def _rom_notice(meta: dict[str, Any]) -> str:
     """The not-redistributable warning for a Game Boy export, unless it was played on the project's own
     cartridge; the game is named by its env and cartridge, without guessing whose it is."""
-    from envs.gameboy.roms import WRAPPER_TITLES, is_test_cartridge
+    from envs.gameboy.roms import WRAPPER_TITLES
 
     sha1 = meta["rom_sha1"]
-    if is_test_cartridge(sha1):
+    if _on_test_cartridge(meta):
         return CARTRIDGE_NOTICE.format(sha1=sha1)
     if meta["env"] == "pokemon_red":
         return POKEMON_WARNING.format(sha1=sha1)

@@ -1058,6 +1058,12 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
 
     scores = np.array([log.score for log in logs])
     kept_scores = np.array([log.score for log in kept])
+    rom_sha1 = outputs[0].rom_sha1  # kept episodes are replayed, so there is a chunk
+    test_cartridge = None
+    if rom_sha1 is not None:  # a Game Boy game: was it the project's own cartridge, as built now?
+        from envs.gameboy.roms import is_test_cartridge
+
+        test_cartridge = is_test_cartridge(rom_sha1)
     meta = {
         "format": "depthfirst-export", "version": 1,
         "env": env, "gym_id": GAMES[env][1], "env_kwargs": env_kwargs, "env_config": run.cfg,
@@ -1077,7 +1083,9 @@ def _finish(p: Plan, root: Path, model: Any, logs: list[EpisodeLog], kept: list[
         "scores": {"played_mean": float(scores.mean()), "played_max": float(scores.max()),
                    "played_min": float(scores.min()), "kept_mean": float(kept_scores.mean()),
                    "kept_max": float(kept_scores.max())},
-        "rom_sha1": outputs[0].rom_sha1,  # kept episodes are replayed, so there is a chunk
+        "rom_sha1": rom_sha1,
+        # Read by a merge's card: the cartridge rebuilt since (another SHA-1) is no user's ROM
+        "test_cartridge": test_cartridge,
         "versions": package_versions(env, tasks=p.task_module is not None),
         "formats": written, "minari": minari_id, "dataset_name": dataset_name,
         "command": opts.command,

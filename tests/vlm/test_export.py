@@ -366,7 +366,7 @@ def test_a_trajectories_only_export_writes_no_trainer_formats(run, tmp_path, cap
     assert sorted(p.name for p in out.iterdir()) == ["README.md", "images", "trajectories"]
     meta = json.loads((out / META).read_text())
     assert meta["formats"] == {} and meta["counts"]["records"] == {"train": 0, "val": 0, "test": 0}
-    assert meta["rom_sha1"] is None  # no cartridge: Snake's replay game has none
+    assert meta["rom_sha1"] is meta["test_cartridge"] is None  # no cartridge: Snake's replay game has none
     card = (out / "README.md").read_text(encoding="utf-8")
     assert "no trainer formats" in card and "| format |" not in card and "## Examples" not in card
     # no records: datasets.load_dataset(out) reads the steps (it read the frames as an image folder)

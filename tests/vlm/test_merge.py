@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ROOT, TINY, deny_reading, load_script
 from tests.vlm.test_formats import SPLITS, needs_datasets, pixels
 from tests.vlm.test_trajectories import export_args, tiny_snake_run
-from vlm.card import records_digest
+from vlm.card import CARTRIDGE_NOTICE, POKEMON_WARNING, records_digest
 from vlm.verify import reference_response, verify
 
 
@@ -1278,6 +1278,70 @@ def test_the_merged_card_keeps_the_game_boy_exports_rom_notice(roms, notice, tmp
     card = (out / "README.md").read_text(encoding="utf-8")
     notices = [line for line in card.splitlines() if line.startswith("> ")]
     assert len(notices) == 1 and notices[0].startswith(notice), card
+
+
+def test_a_test_cartridge_export_merged_after_the_cartridge_is_rebuilt_keeps_its_note(tmp_path, capsys,
+                                                                                     monkeypatch):
+    """The merge told a test cartridge export from a user's ROM by its rom_sha1 against the cartridge as
+    built at merge time: merged after the cartridge was rebuilt (its source changed, another SDCC), its
+    screens were called a user's Pokémon Red, not to be redistributed. The export now records that it was
+    played on the test cartridge; the rebuild here is a changed byte in a copy the merge hashes."""
+    pytest.importorskip("pyboy")
+    from envs.gameboy import roms
+
+    run = tmp_path / "run"
+    assert load_script("train_ppo").main([
+        "--env", "pokemon_red", "--rom", str(roms.TEST_CARTRIDGE), "--state", "none", "--run-dir", str(run),
+        "--total-timesteps", "32", "--num-envs", "2", "--num-workers", "0", "--policy", "tiny",
+        "--no-progress", "--video-every", "1000000", "--set", "ppo.n_steps=16", "--set", "ppo.batch_size=32",
+        "--set", "ppo.n_epochs=1", "--set", "env_kwargs.max_steps=2"]) == 0
+    exports = [tmp_path / "a", tmp_path / "b"]  # two seeds: a merge takes two exports or more
+    for seed, export in enumerate(exports):
+        assert load_script("export_trajectories").main([
+            str(run), "--out", str(export), "--episodes", "1", "--seed", str(seed), "--scale", "8",
+            "--relative-paths", "--formats", "verl", "--no-progress"]) == 0
+    built = roms.TEST_CARTRIDGE.read_bytes()
+    meta = json.loads((exports[0] / "trajectories" / "meta.json").read_text())
+    assert (meta["rom_sha1"], meta["test_cartridge"]) == (roms.test_cartridge_sha1(), True)
+    rebuilt = tmp_path / "depthfirst_test.gb"
+    rebuilt.write_bytes(built[:-1] + bytes([built[-1] ^ 1]))
+    monkeypatch.setattr(roms, "TEST_CARTRIDGE", rebuilt)
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    notices = [line for line in card.splitlines() if line.startswith("> ")]
+    assert notices == [CARTRIDGE_NOTICE.format(sha1=meta["rom_sha1"])], card
+
+
+@pytest.mark.parametrize("sha1, recorded, shared", [
+    ("12" * 20, True, True),  # an older build of the test cartridge, recorded so at export time
+    ("12" * 20, None, False),  # an export made before the record: today's hash alone, which it is not
+    ("red", True, False),  # Pokémon Red's own hash is never the test cartridge's, whatever the record says
+    ("now", False, False),  # recorded as a user's ROM: the record wins over a hash that matches by chance
+    ("12" * 20, "true", False),  # a record edited by hand to no JSON boolean: today's hash, as unrecorded
+    ("now", "true", True),  # the same, where today's hash is its ROM's
+], ids=["older-build", "older-build-unrecorded", "pokemon-red", "recorded-rom", "not-a-bool",
+        "not-a-bool-now"])
+def test_the_merged_card_calls_screens_shareable_only_where_the_export_recorded_the_test_cartridge(
+        sha1, recorded, shared, tmp_path, capsys):
+    """Which notice a Game Boy export's screens get: the test cartridge's "may be shared" only where its
+    meta.json says the export played the test cartridge (``test_cartridge``: true), or, for an export made
+    before that record (or a record that is no boolean), where its ROM is the cartridge as built now;
+    anything else is warned of as a user's ROM, never called free to share."""
+    from envs.gameboy.roms import POKEMON_RED_ROMS, test_cartridge_sha1
+
+    rom = {"red": next(iter(POKEMON_RED_ROMS)), "now": test_cartridge_sha1()}.get(sha1, sha1)
+    export = hand_export(tmp_path / "pokemon", "pokemon_red", {"train": ["pokemon_red-1"]})
+    meta_file = export / "trajectories" / "meta.json"
+    record = {} if recorded is None else {"test_cartridge": recorded}
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "rom_sha1": rom, "env_kwargs": {},
+                                     **record}))
+    exports = [export, hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    notices = [line for line in card.splitlines() if line.startswith("> ")]
+    assert notices == [(CARTRIDGE_NOTICE if shared else POKEMON_WARNING).format(sha1=rom)], card
 
 
 def _two_snake_exports_merged_with_predictions(tmp_path, capsys, second: str):
