@@ -828,13 +828,20 @@ def game_defaults(env: str) -> dict[str, Any]:
     return defaults
 
 
+def checkpoint_step(name: str) -> int | None:
+    """The step of checkpoint file ``name`` (``step_<N>.zip`` as ``save_checkpoint`` writes it); None for
+    any other name."""
+    m = _STEP.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
 def checkpoints(path: Path) -> list[tuple[int, Path]]:
     """(step, file) of every checkpoint in the run, oldest first."""
     found = []
     for f in (path / "checkpoints").glob("step_*.zip"):
-        m = _STEP.fullmatch(f.name)
-        if m:
-            found.append((int(m.group(1)), f))
+        step = checkpoint_step(f.name)
+        if step is not None:
+            found.append((step, f))
     return sorted(found)
 
 
@@ -928,14 +935,14 @@ def resume_point(path: Path) -> Path:
                        "writes model.zip too, which cannot replace a folder: training would stop at its "
                        "first checkpoint; move it out of the run folder (or remove it, if it holds nothing "
                        "you need) and resume again")
-    step = _STEP.fullmatch(ckpt.name)
-    ahead = saved_step(own) if step else None
-    if step and ahead is not None and ahead > int(step.group(1)):
+    step = checkpoint_step(ckpt.name)  # None for model.zip
+    ahead = saved_step(own) if step is not None else None
+    if step is not None and ahead is not None and ahead > step:
         copy = path / "checkpoints" / f"step_{ahead}.zip"
         raise RunError(f"{path}: its model.zip holds step {ahead:,}, past its newest checkpoint {ckpt} (were "
                        "newer ones deleted?), and a resume from that checkpoint would replace it: to "
                        f"continue from model.zip, copy it to {copy}; to go back to step "
-                       f"{int(step.group(1)):,}, move model.zip out of the run folder")
+                       f"{step:,}, move model.zip out of the run folder")
     return ckpt
 
 
@@ -1132,9 +1139,9 @@ def _pruned_note(run: Path, given: Path) -> str:
     deleted this one; "" otherwise."""
     kept = checkpoints(run)
     home = os.path.realpath(run / "checkpoints")
-    step = _STEP.fullmatch(given.name)
+    step = checkpoint_step(given.name)
     # The run holding that name (as a folder, say) is another matter: its hint is model_file's.
-    if not (kept and step) or given.name in {f.name for _, f in kept} or \
+    if not kept or step is None or given.name in {f.name for _, f in kept} or \
             home not in (os.path.realpath(given.parent), os.path.realpath(run / given.parent)):
         return ""
     from vlm.tasks import listed
@@ -1146,7 +1153,7 @@ def _pruned_note(run: Path, given: Path) -> str:
         keep = DEFAULTS["keep_checkpoints"]
     # Said deleted only where it can have been: older than those kept, of a run that holds all it keeps (a
     # later step is a typo or not saved yet; a run keeping every one deletes none).
-    if not keep or len(kept) < keep or int(step.group(1)) > kept[0][0]:
+    if not keep or len(kept) < keep or step > kept[0][0]:
         return f" ({held})"
     return f" (training keeps a run's newest {keep} checkpoints, deleting older ones as it saves; {held})"
 
