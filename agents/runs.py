@@ -663,6 +663,17 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
     """The run's config.yaml; ``model_flag`` as in ``given_a_file``. ``warn``: say where its ROM or start
     state is another file than the run started from (``changed_game_files``): evaluate, the export and
     compare play it all the same; ``--resume`` refuses it instead."""
+    cfg = _load_run_config(path, model_flag)
+    _check_env(path, cfg)
+    _check_env_kwargs(path, cfg)
+    if warn:
+        _warn_game_files(path, cfg["env_kwargs"])
+    return cfg
+
+
+def _load_run_config(path: Path, model_flag: str | None) -> dict[str, Any]:
+    """Run folder ``path``'s config.yaml as a mapping that names an env; ``RunError`` for a folder that is
+    no run, or a config.yaml that cannot be read as one."""
     file = path / "config.yaml"
     if path.is_file():
         raise RunError(given_a_file(path, model_flag))
@@ -689,6 +700,12 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
     if odd is not None:  # sorting it with the named keys for a message was a TypeError traceback
         raise RunError(f"{path}: config.yaml is corrupt: the key {odd} is not a name (YAML reads 1, on or "
                        "null as a number, a switch or null)")
+    return cfg
+
+
+def _check_env(path: Path, cfg: dict[str, Any]) -> None:
+    """``RunError`` where run ``path``'s config ``cfg`` names an env this depthfirst does not know, or a
+    ``recurrent`` that is no bool."""
     from envs import GAMES, PLUGIN_GROUP
 
     if not isinstance(cfg["env"], str) or cfg["env"] not in GAMES:
@@ -704,6 +721,12 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
                        f"point group {PLUGIN_GROUP}: the run's command.txt names the Python that trained it")
     if not isinstance(cfg.get("recurrent", False), bool):  # it picks the algorithm that loads the model
         raise RunError(f"{path}: config.yaml sets recurrent: {cfg['recurrent']!r}; write true or false")
+
+
+def _check_env_kwargs(path: Path, cfg: dict[str, Any]) -> None:
+    """Run ``path``'s ``cfg["env_kwargs"]`` made a mapping (``{}`` for none) with its ``~`` paths expanded;
+    ``RunError`` for an option the game does not take, or a ROM or start state that is not there."""
+    file = path / "config.yaml"
     if cfg.get("env_kwargs") is None:  # a hand-written config may leave the game's defaults implicit
         cfg["env_kwargs"] = {}
     if not isinstance(cfg["env_kwargs"], dict):
@@ -734,18 +757,23 @@ def read_run_config(path: Path, model_flag: str | None = None, warn: bool = True
             raise RunError(f"{path}: the run's {key} file {value} is not there (moved, or a relative path "
                            f"read from another folder?): put it back, or write its place as env_kwargs.{key} "
                            f"in {file}")
-    # A record that cannot be read is warned of, not refused as a damaged config.yaml or checkpoint is: the
-    # game and the model are whole, only the check is lost, and nothing here writes over the record (the
-    # --resume, whose save would, refuses it: train_cli).
-    damaged = damaged_game_files(path) if warn else None
+
+
+def _warn_game_files(path: Path, env_kwargs: Mapping[str, Any]) -> None:
+    """Warn, on stderr, where run ``path``'s ``GAME_FILES`` record cannot be read, or its ROM or start state
+    (``env_kwargs``) is another file than the run started from.
+
+    A record that cannot be read is warned of, not refused as a damaged config.yaml or checkpoint is: the
+    game and the model are whole, only the check is lost, and nothing here writes over the record (the
+    --resume, whose save would, refuses it: train_cli)."""
+    damaged = damaged_game_files(path)
     if damaged:
         print(f"warning: {path}: {damaged}: put the run's own record back to check them, or delete it to "
               "play on unchecked without this warning", file=sys.stderr)
-    changed = changed_game_files(path, cfg["env_kwargs"]) if warn else None
+    changed = changed_game_files(path, env_kwargs)
     if changed:
         print(f"warning: {path}: {changed}: it plays from another start than it was trained from; put the "
               "run's own back there to play as it was trained", file=sys.stderr)
-    return cfg
 
 
 def not_a_flag(path: Path | str) -> str:
