@@ -433,43 +433,39 @@ def _unwritten(out: Path) -> list[str]:
     # Only the format folders and minari/ are walked: images/ holds a file per picture (hundreds of
     # thousands), all of them the export's by their content-addressed names (_foreign_files).
     for top in (*fmt.FORMATS, "minari"):
-        if (out / top).is_symlink() or not (out / top).is_dir():
-            continue
-        for here, dirs, files in os.walk(out / top):
-            base = Path(here).relative_to(out)
-            # Linked folders are not walked (_foreign_files names them); OS litter is never the user's.
-            names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
-            for name in names:
-                rel = (base / name).as_posix()
-                if any(fnmatch.fnmatchcase(name, litter) for litter in OS_LITTER):
-                    continue
-                if top == "minari":
-                    written = minari
-                else:  # datasets' own cache beside a loaded trl split is the export's (README: --overwrite)
-                    written = rel in formats.get(top, ()) or (
-                        top == "trl" and top in formats and fnmatch.fnmatchcase(rel, "trl/*/cache-*.arrow"))
-                if not written:
-                    found.append(rel)
+        for rel in _files_under(out, top):
+            if any(fnmatch.fnmatchcase(rel.rsplit("/", 1)[-1], litter) for litter in OS_LITTER):
+                continue  # OS litter is never the user's
+            if top == "minari":
+                written = minari
+            else:  # datasets' own cache beside a loaded trl split is the export's (README: --overwrite)
+                written = rel in formats.get(top, ()) or (
+                    top == "trl" and top in formats and fnmatch.fnmatchcase(rel, "trl/*/cache-*.arrow"))
+            if not written:
+                found.append(rel)
+    return found
+
+
+def _files_under(out: Path, top: str) -> list[str]:
+    """The files in folder ``out/top``, at any depth, and the links to folders there, as paths relative to
+    ``out``; none where ``top`` is no folder or a link (a top-level entry is judged by its name alone:
+    ``foreign_entries``). A linked folder is not walked (``--overwrite``'s rmtree removes only the link),
+    but it is no export's either, so it is listed."""
+    folder = out / top
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    found = []
+    for here, dirs, files in os.walk(folder):
+        base = Path(here).relative_to(out)
+        names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
+        found += [(base / name).as_posix() for name in names]
     return found
 
 
 def _foreign_files(out: Path) -> list[str]:
     """Files (and links) inside the export's own folders of ``out`` that an export does not write, as
     paths relative to ``out``: ``--overwrite`` removes those folders whole, so it must not hold these."""
-    found = []
-    for top in EXPORT_ENTRIES:
-        folder = out / top
-        if folder.is_symlink() or not folder.is_dir():
-            continue  # a top-level link or file is judged by its name alone (foreign_entries)
-        for here, dirs, files in os.walk(folder):
-            base = Path(here).relative_to(out)
-            # A linked folder is not walked (rmtree removes only the link), but is not the export's either.
-            names = files + [d for d in dirs if os.path.islink(os.path.join(here, d))]
-            for name in names:
-                rel = (base / name).as_posix()
-                if not _export_file(rel):
-                    found.append(rel)
-    return sorted(found)
+    return sorted(rel for top in EXPORT_ENTRIES for rel in _files_under(out, top) if not _export_file(rel))
 
 
 def _export_file(rel: str) -> bool:
