@@ -1041,43 +1041,13 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
         spec = game_spec or check_vlm_game(env, env_kwargs)
     check_play_memory(env, episodes, spec, model)
     labels = player_labels(players)
-    try:
-        with uninterruptible():
-            for note in recover_report(out):
-                print(f"{out}: {note}", file=sys.stderr)
-    except OSError as e:  # a folder that cannot be written
-        raise CompareError(f"{flag} {out}: the folders a killed comparison left there cannot be put right "
-                           f"({e.strerror or e}); move the .report-* folders out (one may hold the previous "
-                           "report)") from None
-    for p in players:
-        if p.client.cache is not None:
-            check_cache_outside(p.client.cache.root, out)
-    check_out_dir(out, overwrite, flag)  # an old report is replaced only once there is a new one
-    try:
-        pyplot()  # the report's plots need it: say so before any episode is played
-        # Made now, before the play (which may be paid for): a full disk is found before the money is spent.
-        made = make_output_folder(out, flag)
-    except ValueError as e:
-        raise CompareError(str(e)) from None
+    made = _prepare_out(out, overwrite, flag, players)
     home = Path(os.path.abspath(out))  # "." read later would be the working folder, moved aside with the run
     identity, chain = folder_identity(home), folder_chain(home)
     try:
         runs = play_all(env, env_kwargs, episodes, seed, max_steps or EPISODE_STEP_CAP, model, about, players,
                         labels, vlm_params, show_progress)
-        # Gone: another comparison into it failed and removed it, empty. Made again, not taken for a folder
-        # moved or replaced.
-        if make_again(home, chain):
-            identity = folder_identity(home)
-        # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
-        # in the new run, of the model it replaced.
-        if folder_identity(home) != identity:
-            raise CompareError(f"{flag} {given_path(out, home)} was moved or replaced while the comparison "
-                               "played (a train_ppo.py --force of the run it is in?): no report written"
-                               f"{cached_answers_hint(players, fix='give another --out')}")
-        try:
-            check_out_dir(out, overwrite, flag)  # again: something may have been put there during the play
-        except CompareError as e:  # not a full disk: the folder is in use (another comparison's --out)
-            raise CompareError(f"{e}{cached_answers_hint(players, fix='give another --out')}") from None
+        _check_out_after_play(out, home, identity, chain, overwrite, flag, players)
         try:
             with uninterruptible():  # the new report is written and swapped in with no signal in between
                 report = write_report_safely(out, overwrite, flag, env=env, env_kwargs=env_kwargs, seed=seed,
@@ -1095,6 +1065,53 @@ def compare(env: str, out: Path, episodes: int, seed: int, specialist: Path | No
     except BaseException:  # a failed play or report (or Ctrl-C) leaves no empty folder made for it
         remove_folders(made)
         raise
+
+
+def _prepare_out(out: Path, overwrite: bool, flag: str, players: list[VLMPlayer]) -> list[Path]:
+    """Before the play: put right what a killed comparison left in report folder ``out``, refuse one the
+    report may not go to (``check_out_dir``, a response cache inside it), and make it now, before the play
+    (which may be paid for): a full disk is found before the money is spent. Returns the folders made
+    (``make_output_folder``), for ``remove_folders`` should the comparison fail."""
+    try:
+        with uninterruptible():
+            for note in recover_report(out):
+                print(f"{out}: {note}", file=sys.stderr)
+    except OSError as e:  # a folder that cannot be written
+        raise CompareError(f"{flag} {out}: the folders a killed comparison left there cannot be put right "
+                           f"({e.strerror or e}); move the .report-* folders out (one may hold the previous "
+                           "report)") from None
+    for p in players:
+        if p.client.cache is not None:
+            check_cache_outside(p.client.cache.root, out)
+    check_out_dir(out, overwrite, flag)  # an old report is replaced only once there is a new one
+    try:
+        pyplot()  # the report's plots need it: say so before any episode is played
+        return make_output_folder(out, flag)
+    except ValueError as e:
+        raise CompareError(str(e)) from None
+
+
+def _check_out_after_play(out: Path, home: Path, identity: tuple[int, int] | None,
+                          chain: list[tuple[int, int] | None], overwrite: bool, flag: str,
+                          players: list[VLMPlayer]) -> None:
+    """After the play: report folder ``out`` (``home``, absolute) made again where another comparison
+    removed it, and refused where it was moved or replaced (``identity`` and ``chain``: as it was before the
+    play) or something was put there since (``check_out_dir``); each refusal says where the answers are
+    cached."""
+    hint = cached_answers_hint(players, fix="give another --out")
+    # Gone: another comparison into it failed and removed it, empty. Made again, not taken for a folder
+    # moved or replaced.
+    if make_again(home, chain):
+        identity = folder_identity(home)
+    # A train_ppo.py --force moved the run aside with its compare-<time> in it: the report was made again
+    # in the new run, of the model it replaced.
+    if folder_identity(home) != identity:
+        raise CompareError(f"{flag} {given_path(out, home)} was moved or replaced while the comparison "
+                           f"played (a train_ppo.py --force of the run it is in?): no report written{hint}")
+    try:
+        check_out_dir(out, overwrite, flag)  # again: something may have been put there during the play
+    except CompareError as e:  # not a full disk: the folder is in use (another comparison's --out)
+        raise CompareError(f"{e}{hint}") from None
 
 
 def check_cache_outside(root: Path, out: Path) -> None:
