@@ -122,26 +122,9 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     sibling), not deleted, so the caller can put it back should the new run end without a saved model.
     """
     aside = None
-    old_lock: IO[str] | None = None  # --force: the old run's lock (see below)
+    old_lock: IO[str] | None = None  # --force: the old run's lock (_move_old_run_aside)
     if run_dir is None:
-        stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
-        path = RUNS_DIR / cfg["env"] / stem
-        try:  # outside the loop: a file at runs/<env> raises FileExistsError too, which is not a name taken
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:  # a full disk, or a file where runs/ or runs/<env> should be
-            raise RunError(f"{path.parent}: the folder for the run cannot be made ({e.strerror or e}); free "
-                           "some space, move a file in its way, or give --run-dir") from None
-        k = 2
-        while True:  # mkdir claims the name: two runs started within one second get two folders
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
-                k += 1
-            except OSError as e:  # a full disk, or runs/<env> not writable
-                raise RunError(f"{path}: the run folder cannot be made ({e.strerror or e}); free some space, "
-                               "or give --run-dir") from None
+        path = _new_named_run_dir(cfg)
     else:
         path = Path(run_dir)
         try:  # a file in the way, at the run folder or above it
@@ -163,24 +146,7 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
             # move aside by. Otherwise kept as typed, as the lines that name the run print it.
             if path.is_symlink() or path.name in ("", ".."):
                 path = path.resolve()
-            # Not while another process trains into it; and held until the new folder's own lock is: a
-            # second --force that claimed the old folder in between moved away the folder this one had
-            # just made, and both trained into the one made after it.
-            old_lock = claim_run(path)
-            aside = path.with_name(f".{path.name}.replaced")
-            k = 2
-            while aside.exists() or aside.is_symlink():
-                aside = path.with_name(f".{path.name}.replaced-{k}")
-                k += 1
-            try:
-                path.rename(aside)
-            except OSError as e:
-                old_lock.close()
-                raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
-            # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough.
-            # On stderr, as the note naming a killed --force's leftover (and training's other notes).
-            print(f"--force: the old run waits in {aside} until the new one finishes or stops with a "
-                  "checkpoint and its --resume command", file=sys.stderr)
+            aside, old_lock = _move_old_run_aside(path)
     taken = False  # a folder another command made where --force had just moved the old run from
     try:
         try:
@@ -211,6 +177,52 @@ def new_run_dir(cfg: dict[str, Any], run_dir: str | None, force: bool) -> tuple[
     finally:
         if old_lock is not None:
             old_lock.close()
+
+
+def _new_named_run_dir(cfg: dict[str, Any]) -> Path:
+    """Make the run folder of a run without --run-dir, named for its config ``cfg`` and the time:
+    ``runs/<env>/<policy>-s<seed>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``... where that is taken."""
+    stem = f"{cfg['policy']}-s{cfg['seed']}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path = RUNS_DIR / cfg["env"] / stem
+    try:  # outside the loop: a file at runs/<env> raises FileExistsError too, which is not a name taken
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:  # a full disk, or a file where runs/ or runs/<env> should be
+        raise RunError(f"{path.parent}: the folder for the run cannot be made ({e.strerror or e}); free "
+                       "some space, move a file in its way, or give --run-dir") from None
+    k = 2
+    while True:  # mkdir claims the name: two runs started within one second get two folders
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            path = RUNS_DIR / cfg["env"] / f"{stem}-{k}"
+            k += 1
+        except OSError as e:  # a full disk, or runs/<env> not writable
+            raise RunError(f"{path}: the run folder cannot be made ({e.strerror or e}); free some space, "
+                           "or give --run-dir") from None
+
+
+def _move_old_run_aside(path: Path) -> tuple[Path, IO[str]]:
+    """``--force``: move the run in ``path`` to a hidden sibling (``replaced_aside``), under its lock; returns
+    where it went and the lock, which the caller holds until the new folder's own lock is: a second --force
+    that claimed the old folder in between moved away the folder this one had just made, and both trained
+    into the one made after it. The lock also refuses a run another process trains into now."""
+    old_lock = claim_run(path)
+    aside = path.with_name(f".{path.name}.replaced")
+    k = 2
+    while aside.exists() or aside.is_symlink():
+        aside = path.with_name(f".{path.name}.replaced-{k}")
+        k += 1
+    try:
+        path.rename(aside)
+    except OSError as e:
+        old_lock.close()
+        raise RunError(f"--force cannot move {path} aside ({e}); remove it yourself") from None
+    # a crash after a periodic checkpoint still puts the old run back: a saved model is not enough.
+    # On stderr, as the note naming a killed --force's leftover (and training's other notes).
+    print(f"--force: the old run waits in {aside} until the new one finishes or stops with a "
+          "checkpoint and its --resume command", file=sys.stderr)
+    return aside, old_lock
 
 
 def _refuse_occupied(path: Path, force: bool) -> None:
