@@ -903,7 +903,7 @@ def trained_env(tag: object, checkpoint: Path) -> str | None:
         home = checkpoint.parent
     else:
         return None
-    if not (home / "command.txt").is_file():  # a config.yaml of the user's, not a run's
+    if not _is_run(home):  # a config.yaml of the user's, not a run's
         return None
     try:
         cfg = load_yaml((home / "config.yaml").read_text(encoding="utf-8"))  # as read_run_config reads it
