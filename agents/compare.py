@@ -196,6 +196,7 @@ def _check_once(given: dict[str, Any], model: str, flag: str) -> None:
 
 
 def parse_params(items: list[str] | None) -> dict[str, int]:
+    """``--vlm-params MODEL=COUNT`` items (``parse_count``'s counts) -> {model: parameter count}."""
     out: dict[str, int] = {}
     for item in items or []:
         model, sep, value = item.rpartition("=")
@@ -215,6 +216,8 @@ def parse_params(items: list[str] | None) -> dict[str, int]:
 
 
 def success_of(info: dict[str, float]) -> float | None:
+    """Whether an episode was won, by the first of ``SUCCESS_KEYS`` its final ``info`` holds; None where the
+    game reports none of them (Pokémon: no success rate)."""
     for k in SUCCESS_KEYS:
         if k in info:
             return float(info[k])
@@ -275,6 +278,7 @@ def play_vlm(player: VLMPlayer, env: str, env_kwargs: dict[str, Any], episodes: 
 
 # ---------------------------------------------------------------------- figures
 def _stats(values: list[float]) -> dict[str, float | None]:
+    """Mean, median and 95th percentile of ``values`` (a VLM's latencies)."""
     a = np.asarray(values, dtype=np.float64)
     if a.size == 0:  # None, not NaN: report.json stays JSON that any reader takes
         return {"mean": None, "median": None, "p95": None}
@@ -282,6 +286,9 @@ def _stats(values: list[float]) -> dict[str, float | None]:
 
 
 def summarize_run(run: PlayerRun, price: Price | None) -> dict[str, Any]:
+    """A player's row of report.json: its score figures, success rate and speed; for a VLM also its invalid
+    answers, tokens and cost per episode (at ``price``, None: no price given), verifier and best-move rates
+    and latency (a specialist: no invalid answer, tokens or cost, rates None, no latency)."""
     figures = summarize(run.episodes)  # the score figures evaluate.py reports, computed alike
     successes = [success_of(e.info) for e in run.episodes]
     out: dict[str, Any] = {
@@ -429,6 +436,8 @@ def _frame_image(images: list[np.ndarray], caption: str, min_side: int = 256) ->
 
 # ---------------------------------------------------------------------- plots
 def write_plots(out: Path, summaries: list[dict[str, Any]], runs: list[PlayerRun]) -> list[str]:
+    """The report's plots in ``out`` (scores, rates, speed and cost .png, one figure each), from the players'
+    ``summaries`` and the scores of their ``runs``; returns their file names."""
     plt = pyplot()
 
     names = [s["name"] for s in summaries]
