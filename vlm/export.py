@@ -195,20 +195,8 @@ def plan(opts: ExportOptions) -> Plan:
     # "all" or "none" as parse_formats reads them ("ALL,", "all,all"): not the raw text, which named them
     # formats the user never typed.
     keyword = fmt.keyword(opts.formats)
-    refused = None  # a flag that needs task records, which --tasks-per-state 0 draws none of
+    refused = _needs_task_records(opts, keyword, mix)
     if opts.tasks_per_state == 0:  # trajectories only: no task records, so nothing for a trainer format
-        if keyword is None:
-            refused = (f"--formats {opts.formats}: trainer formats hold task records, and "
-                       "--tasks-per-state 0 draws none; drop --formats")
-        elif mix is not None:
-            refused = (f"--mix {opts.mix}: the mix orders task records in the curriculum, and "
-                       "--tasks-per-state 0 draws none; drop --mix")
-        elif opts.split is not None:
-            refused = (f"--split {opts.split}: the split deals the task records' episodes to train, val and "
-                       "test, and --tasks-per-state 0 draws none; drop --split")
-        elif opts.relative_paths and not opts.minari:  # with --minari: the card's Minari path made relative
-            refused = ("--relative-paths: it makes the trainer formats' image paths relative, and "
-                       "--tasks-per-state 0 writes no trainer format; drop --relative-paths")
         formats = []
     raise_tasks = " (or raise --tasks-per-state)"
     try:
@@ -223,39 +211,7 @@ def plan(opts: ExportOptions) -> Plan:
         # A game without a task module refused a raised --tasks-per-state in turn: it is told so at once.
         raise ExportError(refused + (raise_tasks if run.env in TASK_GAMES else
                                      f"; {run.env} has no task module: its exports are trajectories only"))
-    module = None
-    notes: list[str] = []
-    if opts.tasks_per_state > 0:
-        from vlm.tasks import TASK_GAMES, drawn_families, listed, missing_module, task_module
-
-        if run.env not in TASK_GAMES:
-            raise ExportError(
-                f"env {run.env!r} has no task module: {missing_module(run.env)}; export only its "
-                "trajectories with --tasks-per-state 0. Envs with task modules: "
-                f"{', '.join(TASK_GAMES) or 'none'}")
-        try:
-            games_module = task_module(run.env)  # imports it and checks the contract, before any play
-        except (ImportError, TypeError) as e:  # its message names the module (module_place) already
-            raise ExportError(str(e)) from None
-        # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
-        # only families it never draws gave every curriculum stage an empty schedule, silently.
-        drawn = drawn_families(games_module)
-        if mix and not any(ratio > 0 and family in drawn for family, ratio in mix.items()):
-            raise ExportError(f"--mix {opts.mix}: {run.env} has no records of "
-                              f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
-                              f"{', '.join(drawn)}")
-        undrawn = [f for f, r in mix.items() if r > 0 and f not in drawn] if mix else []
-        if undrawn and mix:  # their share went to the others, while the card named the ratios given
-            kept = [f for f, r in mix.items() if r > 0 and f in drawn]
-            notes.append(f"note: --mix {opts.mix}: {run.env} draws no {listed(undrawn)} records (its "
-                         f"families: {', '.join(drawn)}), so the curriculum mixes {listed(kept)}"
-                         + (" alone" if len(kept) == 1 else ""))
-        module = games_module.__name__
-        # make_tasks draws at most one task per family a state: more asked gave fewer, silently.
-        if opts.tasks_per_state > len(drawn):
-            notes.append(f"note: --tasks-per-state {opts.tasks_per_state}: {run.env} draws at most "
-                         f"{len(drawn)} tasks per state (one per family: {', '.join(drawn)}), so each "
-                         f"state gets all it has; --tasks-per-state {len(drawn)} is the most that counts")
+    module, notes = _checked_task_module(opts, run.env, mix) if opts.tasks_per_state > 0 else (None, [])
     # After the run's game: a game with no task module is told to use --tasks-per-state 0 (which needs
     # no datasets package), not to install datasets for a trl format it could never write.
     if "trl" in formats and not _installed("datasets"):
@@ -278,6 +234,65 @@ def plan(opts: ExportOptions) -> Plan:
         notes += _split_path_notes(out, formats)
     notes += _training_now_note(run)
     return Plan(opts, run, out, formats, mix, ratios, module, notes)
+
+
+def _needs_task_records(opts: ExportOptions, keyword: str | None, mix: dict[str, float] | None) -> str | None:
+    """With ``--tasks-per-state 0`` (trajectories only: no task records), the refusal of the first flag
+    given that needs them (``keyword``: ``fmt.keyword`` of --formats, ``mix``: the parsed --mix); None
+    where there is none, or task records are drawn."""
+    if opts.tasks_per_state != 0:
+        return None
+    if keyword is None:
+        return (f"--formats {opts.formats}: trainer formats hold task records, and --tasks-per-state 0 draws "
+                "none; drop --formats")
+    if mix is not None:
+        return (f"--mix {opts.mix}: the mix orders task records in the curriculum, and --tasks-per-state 0 "
+                "draws none; drop --mix")
+    if opts.split is not None:
+        return (f"--split {opts.split}: the split deals the task records' episodes to train, val and test, "
+                "and --tasks-per-state 0 draws none; drop --split")
+    if opts.relative_paths and not opts.minari:  # with --minari: the card's Minari path made relative
+        return ("--relative-paths: it makes the trainer formats' image paths relative, and "
+                "--tasks-per-state 0 writes no trainer format; drop --relative-paths")
+    return None
+
+
+def _checked_task_module(opts: ExportOptions, env: str, mix: dict[str, float] | None
+                         ) -> tuple[str, list[str]]:
+    """The name of game ``env``'s task module, imported and checked before any play, and the notes on what
+    it cannot draw of ``--mix`` and ``--tasks-per-state``; ``ExportError`` where it has none, it fails its
+    contract, or it draws none of the families ``mix`` asks for."""
+    from vlm.tasks import TASK_GAMES, drawn_families, listed, missing_module, task_module
+
+    if env not in TASK_GAMES:
+        raise ExportError(
+            f"env {env!r} has no task module: {missing_module(env)}; export only its "
+            "trajectories with --tasks-per-state 0. Envs with task modules: "
+            f"{', '.join(TASK_GAMES) or 'none'}")
+    try:
+        games_module = task_module(env)  # imports it and checks the contract, before any play
+    except (ImportError, TypeError) as e:  # its message names the module (module_place) already
+        raise ExportError(str(e)) from None
+    notes: list[str] = []
+    # A module may say which families it draws (FAMILIES; all of them when it does not): a --mix of
+    # only families it never draws gave every curriculum stage an empty schedule, silently.
+    drawn = drawn_families(games_module)
+    if mix and not any(ratio > 0 and family in drawn for family, ratio in mix.items()):
+        raise ExportError(f"--mix {opts.mix}: {env} has no records of "
+                          f"{', '.join(f for f, r in mix.items() if r > 0)}; its families are "
+                          f"{', '.join(drawn)}")
+    undrawn = [f for f, r in mix.items() if r > 0 and f not in drawn] if mix else []
+    if undrawn and mix:  # their share went to the others, while the card named the ratios given
+        kept = [f for f, r in mix.items() if r > 0 and f in drawn]
+        notes.append(f"note: --mix {opts.mix}: {env} draws no {listed(undrawn)} records (its "
+                     f"families: {', '.join(drawn)}), so the curriculum mixes {listed(kept)}"
+                     + (" alone" if len(kept) == 1 else ""))
+    # make_tasks draws at most one task per family a state: more asked gave fewer, silently.
+    if opts.tasks_per_state > len(drawn):
+        notes.append(f"note: --tasks-per-state {opts.tasks_per_state}: {env} draws at most "
+                     f"{len(drawn)} tasks per state (one per family: {', '.join(drawn)}), so each "
+                     f"state gets all it has; --tasks-per-state {len(drawn)} is the most that counts")
+    return games_module.__name__, notes
 
 
 def _training_saves(run: RunInfo) -> str | None:
