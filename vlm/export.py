@@ -841,10 +841,12 @@ class _Runner:
 
 
 def _count_files(folder: Path) -> int:
+    """How many files ``folder`` holds at any depth (0 where it is missing): meta.json's image count."""
     return sum(len(files) for _, _, files in os.walk(folder)) if folder.is_dir() else 0
 
 
 def _not_written(out: Path, e: OSError) -> ExportError:
+    """The refusal of an export the disk would not take (``not_written``), naming ``--out``."""
     return ExportError(f"--out {not_written(out, e)}")
 
 
@@ -990,6 +992,10 @@ def _training_file(run: RunInfo) -> str | None:
 
 def _play_and_replay(p: Plan, runner: _Runner, model: Any, env_kwargs: dict[str, Any], partial: Path,
                      times: dict[str, float]) -> tuple[list[EpisodeLog], list[EpisodeLog], list[ChunkOutput]]:
+    """Both passes over the episodes, in ``runner``'s workers: play every one, keep those that reach
+    --min-score (``ExportError`` where none does), then replay the kept ones into ``partial`` (states,
+    frames, step rows, task records). Returns (every episode's log, the kept ones, each chunk's output);
+    each pass's seconds go into ``times``."""
     opts, run, env = p.opts, p.run, p.run.env
     # Pass 1: play every episode (the policy's actions, probabilities and values).
     t0 = time.perf_counter()
