@@ -1554,7 +1554,7 @@ def _place_all(tmps: list[Path], finals: list[Path], new: bool) -> None:
 
 def atomic_write_text(path: Path, text: str, last: bool = False, new: bool = False) -> None:
     """``text`` into ``path``, whole or not at all (``last`` and ``new``: as in ``written_together``)."""
-    with written_together([path], last=last, new=new) as (tmp,):
+    with written_beside(path, last=last, new=new) as tmp:
         tmp.write_text(text, encoding="utf-8")  # as every reader reads it, whatever the locale
 
 
