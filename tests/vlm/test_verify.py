@@ -3487,3 +3487,18 @@ def test_an_ending_with_the_other_snake_dead_without_is_or_to_come_keeps_the_ans
     for best in ("UP → ends the game (blue would win)", "UP → ends the game (blue trapped us)",
                  "UP → ends the game (blue would die too)", "UP ends the game (we would die)"):
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+
+
+def test_a_conjunction_after_the_move_opens_another_clause_not_a_verb_and_is() -> None:
+    """"UP, as the alternative hits the wall and is fatal" scored 0 for the safe move UP: the rule that reads
+    "UP avoids the wall and is fatal" as "UP is fatal" took "as" (whereas, unless, ..., any word ending in s)
+    for UP's verb, so the other move's verdict in the clause it opens took UP back. Such a conjunction has a
+    subject of its own; a verb of the move's still reads."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("UP, as the alternative hits the wall and is fatal", "UP as the opposite side is tight and "
+                 "is risky", "UP, whereas the other way is blocked and is fatal", "UP, unless the tail stays "
+                 "and is deadly", "UP, as blue approaches from below and is dangerous"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    for best in ("DOWN avoids the wall and is fatal", "DOWN: this hits the wall and is fatal"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
