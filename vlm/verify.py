@@ -94,7 +94,8 @@ mark or because, since or as: the other snake (blue, the opponent, the opponent'
 crashing, trapped or killed ("is" left out too: "(blue dead)"; would or will die, crash, lose), our win, a
 win or the puzzle (level) solved or complete, ending its clause: "UP → ends the game (blue dies)", "UP ends
 the game immediately: blue is trapped", "UP → game over (solved!)";
-"(blue wins)", "(blue dies too)" leave it a loss) ("is going to" or "is gonna" as would or will: "UP is going
+"(blue wins)", "(blue dies too)" leave it a loss, as does our death said after it: "(blue dead, us too)",
+"(blue dies, but so do we)") ("is going to" or "is gonna" as would or will: "UP is going
 to crash", "UP is gonna crash"), or the same verb in the present right after the word or which, that or this
 (crashes, dies, collides, kills, hits, gets or got killed, ends, loses):
 "Moving UP would be a mistake", "UP is illegal", "UP is risky", "UP is impossible", "UP is a poor move", "UP
@@ -432,13 +433,21 @@ _OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player))?"
 # a solved puzzle) ending its clause: "UP ends the game (blue dies)", "UP → game over (solved!)". Read as a
 # loss, Duel Snake's move that kills blue and Sokoban's last push scored 0. A closed list, and nothing may
 # follow it: "(blue wins)", "(blue dies too)", "(solved?)" leave the ending a loss.
+# Our snake's death said after such an end, in its bracket or sentence ("(blue dead, us too)", "blue dies,
+# but so do we", "(blue will crash, as will we)"): both snakes die, no win. Our win or survival is none.
+_OURS = r"\b(?:we|us|i|me|ours|both|green|(?:our|my)(?:\s{1,3}(?:green\s{1,3})?snake)?)"
+_OURS_TOO = (r"[^.!?\n)\]]{0,40}?(?:" + _OURS
+             + r"(?:\s{1,3}(?:would|will|also|then|do|does|did|are|is|am|get|gets|got|snakes?)){0,2}\s{1,3}"
+             r"(?:die|dies|died|dead|dying|crash|crashes|crashed|lose|loses|lost|killed|too|as\s{1,3}well|also)\b"
+             r"|\b(?:so|as|nor)\s{1,3}(?:do|does|did|would|will|is|are|am|must)\s{1,3}(?:we|i|our|my|green)\b"
+             r"|\band\s{1,3}(?:us|we|me|ours)\s{0,3}(?:[^\w\s]|$))")
 _WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has" + _SP + "died|(?:would|will)" + _SP
         + "(?:die|crash|lose)|(?:(?:is|gets|got)" + _SP + ")?(?:dead|trapped|killed|eliminated))"
         + "|(?:we|you|i|green|(?:the|our)" + _SP + "(?:green" + _SP + ")?snake)" + _SP + "(?:win|wins|won)"
         + "|(?:an?" + _SP + ")?(?:win|victory)"
         + "|(?:(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?)?solved"
         + "|(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?(?:complete|completed|cleared))"
-        + _END + _EM + r"(?=\s{0,3}(?:[^\w\s?*]|$))")
+        + _END + _EM + r"(?=\s{0,3}(?:[^\w\s?*]|$))(?!" + _OURS_TOO + ")")
 _NOT_WON = (r"(?!" + _EM + r"(?:\s{0,3}(?:[,;:.!(\[]|—|-{1,3}>?|=>|→|⇒|=)\s{0,3}|\s{1,3}(?:because|since|as)"
             r"\s{1,3})" + _EM + _WON + ")")
 # "game over" (game-over) says death as "death" does: "UP is game over", "UP means game over"; not where a

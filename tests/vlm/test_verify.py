@@ -3502,3 +3502,23 @@ def test_a_conjunction_after_the_move_opens_another_clause_not_a_verb_and_is() -
         assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
     for best in ("DOWN avoids the wall and is fatal", "DOWN: this hits the wall and is fatal"):
         assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+
+
+def test_an_ending_with_both_snakes_dead_stays_a_loss() -> None:
+    """"UP ends the game (blue dead, us too)" and "UP ends the game: blue would die, and so would we"
+    scored 1: the other snake's end (bare or with would, b3d3bf54; "(blue dies, but so do we)" before it)
+    ended its clause at the comma and read as a win, though the reply says our snake dies too. Our death
+    said after it in the same bracket or sentence leaves the ending a loss; our win or survival does not."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP ends the game (blue dead, us too)", "UP ends the game: blue would die, and so would we",
+                 "UP → game over (blue dies, but so do we)", "UP ends the game (blue will crash, as will we)",
+                 "UP ends the game (blue trapped; we crash too)",
+                 "UP ends the game: blue dead, our snake dead",
+                 "UP ends the game (blue would die — but we would die first)",
+                 "UP ends the game (blue dead — and us)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 0.0, best
+    for best in ("UP ends the game (blue dead, we win)", "UP ends the game (blue would die, we survive)",
+                 "UP → ends the game (blue dies)", "UP ends the game (blue dies, our snake survives)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
