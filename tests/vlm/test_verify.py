@@ -3522,3 +3522,17 @@ def test_an_ending_with_both_snakes_dead_stays_a_loss() -> None:
                  "UP → ends the game (blue dies)", "UP ends the game (blue dies, our snake survives)"):
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
         assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+
+
+def test_a_cross_opening_the_next_sentence_is_no_verdict_on_the_answer() -> None:
+    """"Go UP. ❌ Never toward the wall." and "UP.\\n❌ Avoid: the wall" scored 0 for the safe move UP: a
+    cross past the answer's sentence end (c4e05157 read it past any mark) opens the next item, as one on the
+    next line does, not a verdict on the word before. Past . ! or ? a cross is a verdict only where it ends
+    its line ("UP. ❌"); past a comma, colon, dash or bracket it still is one."""
+    for best in ("Go UP. ❌ Never toward the wall.", "UP.\n❌ Avoid: the wall", "UP! ❌ Not toward the wall",
+                 "UP.\n\n❌ Dangerous alternatives: none"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN. ❌", "DOWN.\n❌\n", "DOWN! ✗", "DOWN, ❌", "DOWN: ❌ hits the wall", "DOWN ❌"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
