@@ -443,7 +443,7 @@ _OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player))?"
 _OURS = r"\b(?:we|us|i|me|ours|both|green|(?:our|my)(?:\s{1,3}(?:green\s{1,3})?snake)?)"
 _OURS_TOO = (r"[^.!?\n)\]]{0,40}?(?:" + _OURS
              + r"(?:\s{1,3}(?:would|will|also|then|do|does|did|are|is|am|get|gets|got|snakes?)){0,2}\s{1,3}"
-             r"(?:die|dies|died|dead|dying|crash|crashes|crashed|lose|loses|lost|killed|too|as\s{1,3}well|also)\b"
+             r"(?:die|dies|died|dead|dying|crash|crashes|crashed|lose|loses|lost|killed|too|as\s{1,3}well)\b"
              r"|\b(?:so|as|nor)\s{1,3}(?:do|does|did|would|will|is|are|am|must)\s{1,3}(?:we|i|our|my|green)\b"
              r"|\band\s{1,3}(?:us|we|me|ours)\s{0,3}(?:[^\w\s]|$))")
 _WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has" + _SP + "died|(?:would|will)" + _SP

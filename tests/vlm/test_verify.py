@@ -3536,3 +3536,15 @@ def test_a_cross_opening_the_next_sentence_is_no_verdict_on_the_answer() -> None
     down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
     for best in ("DOWN. ❌", "DOWN.\n❌\n", "DOWN! ✗", "DOWN, ❌", "DOWN: ❌ hits the wall", "DOWN ❌"):
         assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+
+
+def test_our_win_said_with_also_after_the_other_snakes_end_stays_a_win() -> None:
+    """"UP ends the game (blue dies, and we also survive)" scored 0 where UP wins the duel: _OURS_TOO, which
+    reads our death after the other snake's end ("(blue dead, us too)"), took "also" right after "we" for
+    "we too". "also" is a filler there, as "would" is, and our death with it still reads."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP ends the game (blue dead, we also win)",
+                 "UP ends the game (blue dies, and we also survive)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+    for best in ("UP ends the game (blue dies, we also die)", "UP ends the game (blue dead, we die also)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
