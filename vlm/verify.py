@@ -132,8 +132,8 @@ collision (``_BARE_CRASH``) past one where the answer is a move ("UP → dies", 
 crash" are none; "UP: collision-free" is UP), as does death or game over alone past one; after an option
 letter, a number or a cell these are the answer's outcome ("B → dies", "D → game over" are B, D).
 A cross mark after the answer, past a mark, a space or none, is a verdict (``_CROSSED``: "UP ❌", "UP ✗",
-"B ✘" are none; "UP ✅", "UP ✓" are UP); past . ! or ? only where it ends its line ("UP. ❌" is none, "Go
-UP. ❌ Never toward the wall." is UP).
+"B ✘" are none; "UP ✅", "UP ✓" are UP); past . ! or ? only where it ends its line or a bracket follows ("UP.
+❌", "UP. ❌ (wall)" are none, "Go UP. ❌ Never toward the wall." is UP).
 A verdict joined by "and", "or" or "but" to one-word verdicts of the same subject is one too ("UP is safe and
 fatal", "UP is safe but fatal", "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and
 good", "UP: not risky and not fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
@@ -370,11 +370,11 @@ _SEP = r"(?:[,;:.!?]\s{1,3}|\s{1,3}-\s{1,3}|\s{0,3}(?:—|-{2,3}|-{1,2}>|=>|→|
 _MARKED = _SEP + _EM + _ADVERB_SP
 # A cross mark after the answer, past such a mark, a space or none ("UP ❌", "UP✗", "UP: ❌ wall", "UP (✘)"),
 # is a verdict against it, as models mark what they rule out; a tick ("UP ✅", "UP ✓") is none. Past a
-# sentence end (. ! ?) only where it ends its line ("UP. ❌"): in "Go UP. ❌ Never toward the wall." it opens
-# the next item.
+# sentence end (. ! ?) only where it ends its line or a bracket gives its reason ("UP. ❌", "UP. ❌ (wall)"):
+# in "Go UP. ❌ Never toward the wall." it opens the next item.
 _CROSS = "[❌✗✘✖]"
 _CROSSED = (r"(?:(?![.!?])" + _SEP + r"|(?<![.!?])[ \t]{0,3})" + _EM + _CROSS
-            + r"|[.!?]\s{0,3}" + _EM + _CROSS + r"\ufe0f?" + _EM + r"[ \t]{0,3}(?:\n|$)")
+            + r"|[.!?]\s{0,3}" + _EM + _CROSS + r"\ufe0f?" + _EM + r"[ \t]{0,3}(?:\n|$|[(\[])")
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is". A dash
 # before is (was, would, will, ...) stands for "that": "UP - is fatal" as "UP - that is fatal".
 _POINTER = (r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which|(?:\s{1,3}-|\s{0,3}(?:—|-{2,3}))"

@@ -3548,3 +3548,14 @@ def test_our_win_said_with_also_after_the_other_snakes_end_stays_a_win() -> None
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
     for best in ("UP ends the game (blue dies, we also die)", "UP ends the game (blue dead, we die also)"):
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+
+
+def test_a_cross_past_the_sentence_end_explained_in_brackets_takes_the_answer_back() -> None:
+    """"DOWN. ❌ (hits the wall)" scored 1 for a move the reply crosses out: past . ! or ? a cross was read
+    as a verdict only where it ended its line (b312d09f), though the bracket after it gives the reason for
+    it, as in "DOWN ❌ (hits the wall)". A bracket after the cross keeps it a verdict; words do not."""
+    down_good = record({**SNAKE, "good": ["DOWN", "LEFT"], "fatal": ["UP", "RIGHT"]})
+    for best in ("DOWN. ❌ (hits the wall)", "DOWN! ✗ [body]"):
+        assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
+    assert verify(snake_reply("Go UP. ❌ Never toward the wall.", "DOWN, RIGHT"), record(SNAKE))[
+        "accuracy"] == 1.0
