@@ -1576,20 +1576,32 @@ def json_object_or_none(path: Path) -> dict[str, Any] | None:
 def read_json_object(path: Path) -> dict[str, Any] | None:
     """``json_object_or_none``, but raising where the file cannot be read: a folder, or a file the system
     will not read (permission denied, an I/O error), raises its ``OSError`` ("not a JSON object" misnamed
-    what is wrong with it); None still where the file holds no JSON object."""
+    what is wrong with it); None still where the file holds no JSON object. Whitespace before the object is
+    JSON's, and a UTF-8 byte-order mark is skipped (RFC 8259 lets a parser ignore one): a Windows editor
+    (Notepad) may write it, as the project's other readers of hand-edited files take it (config, inputs)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     if not os.path.isfile(path):
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            if f.read(1) != "{":
+        with open(path, encoding="utf-8-sig") as f:
+            if not _starts_an_object(f):
                 return None
             f.seek(0)
             data = json.load(f)
     except (ValueError, RecursionError):
         return None
     return data if isinstance(data, dict) else None
+
+
+def _starts_an_object(f: Any) -> bool:
+    """Whether text file ``f``'s first character past JSON's whitespace is ``{``. Read a chunk at a time and
+    kept none: a file of lines of whitespace is gone through in little memory, and any other file (a zip)
+    ends the look at its first chunk, not read whole."""
+    while chunk := f.read(4096):
+        if rest := chunk.lstrip(" \t\n\r"):
+            return rest[0] == "{"
+    return False
 
 
 def save_model(model: Any, path: Path) -> None:

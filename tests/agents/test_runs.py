@@ -1392,6 +1392,32 @@ def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
     assert json_object_or_none(tmp_path) is None  # a folder
 
 
+def _bytes_read() -> int:
+    """This process's bytes read so far (Linux's /proc/self/io rchar)."""
+    return int(Path("/proc/self/io").read_text().split("rchar:")[1].split()[0])
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="counts the bytes read in /proc/self/io")
+def test_a_json_object_after_whitespace_or_a_bom_is_read_and_a_big_other_file_is_not(tmp_path):
+    # JSON allows whitespace before the object ("\n{...}", a file written by hand), and a Windows editor
+    # (Notepad) may start it with a UTF-8 byte-order mark: both read as no JSON object, so a ROM record
+    # was "not a JSON object" and --resume dropped its bests. A file that starts otherwise (a model's zip,
+    # a video) is still refused on its first characters, not read whole.
+    files = {"spaced": b' \r\n\t {"a": 1}\n', "lines": b"\n" * 10_000 + b'{"a": 2}',
+             "bom": b'\xef\xbb\xbf{"a": 3}', "bom_spaced": b'\xef\xbb\xbf\r\n{"a": 4}',
+             "spaced_list": b"\n [1]", "bom_twice": b'\xef\xbb\xbf\xef\xbb\xbf{"a": 5}'}
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(raw)
+    assert {name: runs.read_json_object(tmp_path / name) for name in files} == {
+        "spaced": {"a": 1}, "lines": {"a": 2}, "bom": {"a": 3}, "bom_spaced": {"a": 4}, "spaced_list": None,
+        "bom_twice": None}
+    big = tmp_path / "big"
+    big.write_bytes(b"\n  " + b"x" * 50_000_000)
+    before = _bytes_read()
+    assert runs.read_json_object(big) is None and runs.json_object_or_none(big) is None
+    assert _bytes_read() - before < 1_000_000
+
+
 def test_json_object_does_not_wait_on_a_fifo(tmp_path):
     # A FIFO in place of a cache entry or a meta.json: open() waited for a writer that never came, and
     # compare (or export, score_predictions) hung without a word.
