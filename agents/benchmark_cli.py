@@ -66,6 +66,7 @@ def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
     )
     from envs import BUILTIN_GAMES
     from envs.bench import game_sps
+    from vlm.tasks import plural
 
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -148,7 +149,7 @@ def snake(args: argparse.Namespace, say: Callable[..., None]) -> int:
     rows = [
         ("peak matmul", f"{out['peak_flops'] / 1e9:,.1f} GFLOP/s"),
         ("env_sps (Snake core, 1 core)", f"{out['env_sps']:,.0f}"),
-        (f"vec_env_sps ({args.workers} workers)", f"{out['vec_env_sps']:,.0f}  "
+        (f"vec_env_sps ({plural(args.workers, 'worker')})", f"{out['vec_env_sps']:,.0f}  "
          f"({out['vec_env_efficiency']:.0%} of env_sps × workers)"),
         ("vec_env_sps (in process)", f"{out['vec_env_sps_in_process']:,.0f}  "
          f"({out['vec_env_sps_in_process'] / out['env_sps']:.0%} of env_sps)"),

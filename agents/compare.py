@@ -80,7 +80,7 @@ from agents.runs import (
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import game_class, make_game
 from envs.rng import seeds_from
-from vlm.tasks import TaskModuleError, module_place, raised_problem, task_module
+from vlm.tasks import TaskModuleError, module_place, plural, raised_problem, task_module
 
 SUCCESS_KEYS = ("won", "win", "solved")  # episode_info keys that mean "the game was won"
 # The default report folder (<run>/compare-<time>) named in errors: no --out gave it.
@@ -910,7 +910,7 @@ def cut_text(report: dict[str, Any]) -> list[str]:
     # A game with no win (Pokémon: success rate n/a) has none to lose.
     lost = "" if all(s["success_rate"] is None for s in report["players"]) else ", and not won"
     stood = scored_as_stood(sum(s["capped"] for s in report["players"]))
-    return ["", f"Cut at {limit:,} steps, still playing ({stood}{lost}): {', '.join(cut)}."]
+    return ["", f"Cut at {plural(limit, 'step')}, still playing ({stood}{lost}): {', '.join(cut)}."]
 
 
 def _markdown(report: dict[str, Any], sections: list[str]) -> str:

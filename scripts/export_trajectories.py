@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
                 if any(recs.values()) else
                 f"{images}, trajectories only (no task records, so no trainer formats)")
         sampled = ", sampled actions" if args.stochastic else ""  # the greedy line's, word for word, before
-        print(f"{summary['out']}: {summary['episodes_kept']}/{summary['episodes_played']} episodes of "
+        played = plural(summary["episodes_played"], "episode")  # "1/1 episode", "1/2 episodes"
+        print(f"{summary['out']}: {summary['episodes_kept']:,}/{played} of "
               f"{summary['checkpoint']} (step {summary['step']:,}{sampled}), "
               f"{plural(summary['steps'], 'step')}, {made}"
               + (f", Minari {summary['minari']}" if summary["minari"] else "")

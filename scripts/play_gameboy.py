@@ -59,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted before play began: {args.save_state} not written", file=sys.stderr)
         return 130
-    print(f"saved {summary['out']} after {summary['frames']} frames; ROM SHA-1 {summary['rom_sha1']}, "
-          f"recorded in {state_record(Path(args.save_state))}")
+    from vlm.tasks import plural  # here: the window opens without it ("1 frame", "2 frames")
+
+    print(f"saved {summary['out']} after {plural(summary['frames'], 'frame')}; ROM SHA-1 "
+          f"{summary['rom_sha1']}, recorded in {state_record(Path(args.save_state))}")
     return 0
 
 

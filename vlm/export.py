@@ -262,7 +262,7 @@ def _checked_task_module(opts: ExportOptions, env: str, mix: dict[str, float] | 
     """The name of game ``env``'s task module, imported and checked before any play, and the notes on what
     it cannot draw of ``--mix`` and ``--tasks-per-state``; ``ExportError`` where it has none, it fails its
     contract, or it draws none of the families ``mix`` asks for."""
-    from vlm.tasks import TASK_GAMES, drawn_families, listed, missing_module, task_module
+    from vlm.tasks import TASK_GAMES, drawn_families, listed, missing_module, plural, task_module
 
     if env not in TASK_GAMES:
         raise ExportError(
@@ -290,8 +290,8 @@ def _checked_task_module(opts: ExportOptions, env: str, mix: dict[str, float] | 
     # make_tasks draws at most one task per family a state: more asked gave fewer, silently.
     if opts.tasks_per_state > len(drawn):
         notes.append(f"note: --tasks-per-state {opts.tasks_per_state}: {env} draws at most "
-                     f"{len(drawn)} tasks per state (one per family: {', '.join(drawn)}), so each "
-                     f"state gets all it has; --tasks-per-state {len(drawn)} is the most that counts")
+                     f"{plural(len(drawn), 'task')} per state (one per family: {', '.join(drawn)}), so "
+                     f"each state gets all it has; --tasks-per-state {len(drawn)} is the most that counts")
     return games_module.__name__, notes
 
 

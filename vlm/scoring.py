@@ -798,9 +798,12 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
     missing = [r.id for r in records if preds.get(r.id) is None]
     unknown = [k for k in preds if k not in ids]
     if len(unknown) == len(preds):
-        raise ScoringError(f"none of the {len(preds)} predictions in {predictions} answers a record of "
-                           f"{split} (ids such as {unknown[0]!r}): "
-                           f"{_untagged_ids(unknown, ids) or 'are they for another split?'}")
+        # One prediction: "none of the 1 predictions" read as a miscount
+        which, ids_shown, ask = (("the one prediction", "its id", "is it") if len(preds) == 1 else
+                                 (f"none of the {len(preds):,} predictions", "ids such as", "are they"))
+        raise ScoringError(f"{which} in {predictions} answers {'no' if len(preds) == 1 else 'a'} record of "
+                           f"{split} ({ids_shown} {unknown[0]!r}): "
+                           f"{_untagged_ids(unknown, ids) or f'{ask} for another split?'}")
     results = [{**score_predictions(records, preds, predictions.stem).as_dict(), "scope": "all records"}]
     unscored = _unscored_moves({r.game for r in records})
     # Absolute, as the specialist's run and checkpoint below: --out's file is read later, from anywhere.

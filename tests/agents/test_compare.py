@@ -1456,6 +1456,9 @@ def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monke
         "Cut at 4 steps, still playing (scored as they stood): m 1 of 1 episode, n 1 of 1 episode."
     assert cut_note({"capped": 1, "max_steps": 4}) == " (1 cut at --max-steps, scored as it stood)"
     assert cut_note({"capped": 2, "max_steps": 4}) == " (2 cut at --max-steps, scored as they stood)"
+    # compare.py --max-steps 1: the report's line of the cut episodes said "Cut at 1 steps".
+    assert cut_text({"players": [vlm], "max_steps": 1})[1] == \
+        "Cut at 1 step, still playing (scored as it stood): m 1 of 1 episode."
 
 
 def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts, tmp_path, monkeypatch,

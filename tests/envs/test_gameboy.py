@@ -2637,6 +2637,10 @@ def test_the_scripts_say_what_they_wrote(tmp_path: Path, capsys: pytest.CaptureF
     assert said.out == f"saved {saved} after 6 frames; ROM SHA-1 {sha1}, recorded in {saved}.json\n"
     assert saved.is_file() and json.loads((tmp_path / "saved.state.json").read_text())["rom_sha1"] == sha1
     assert f"save the state to {saved}" in said.err
+    # --max-frames 1 (a window closed at once) said "after 1 frames"
+    assert script_main("play_gameboy")(["--rom", str(TEST_CARTRIDGE), "--save-state", str(saved), "--force",
+                                        "--window", "null", "--max-frames", "1"]) == 0
+    assert capsys.readouterr().out.startswith(f"saved {saved} after 1 frame; ")
 
 
 def test_play_gameboy_passes_its_options_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

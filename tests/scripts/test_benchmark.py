@@ -389,6 +389,14 @@ def test_as_many_workers_as_boards_are_taken(scripts, capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["vec_env_workers"] == most
 
 
+def test_one_worker_is_named_in_the_singular_in_the_table(scripts, capsys, monkeypatch):
+    # `benchmark.py --workers 1` printed the row "vec_env_sps (1 workers)".
+    _fake_figures(monkeypatch, [])
+    assert scripts.benchmark.main(["--quick", "--workers", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "vec_env_sps (1 worker)  " in table and "(1 workers)" not in table
+
+
 def test_without_pyboy_the_table_leaves_the_cartridge_out_and_gameboy_says_how_to_install_it(
         scripts, capsys, monkeypatch):
     import envs.gameboy.core

@@ -2765,6 +2765,36 @@ def test_the_scripts_flags_reach_the_export_with_the_defaults_the_readme_states(
                                         "command": opts.command}
 
 
+def test_the_printed_summary_counts_one_in_the_singular(capsys, monkeypatch):
+    # `export_trajectories.py RUN --episodes 1` printed "1/1 episodes of ..." (and a one-step episode
+    # "1 steps"): each count of one takes its noun in the singular, as the line's other counts do.
+    import vlm.export
+
+    summary = {"out": "/data/snake", "episodes_kept": 1, "episodes_played": 1, "checkpoint": "/r/model.zip",
+               "step": 512, "steps": 1, "records": {"train": 1, "val": 0, "test": 0}, "images": 1,
+               "formats": [], "minari": None, "dropped": {}, "seconds": {"total": 1.0}}
+    monkeypatch.setattr(vlm.export, "export", lambda opts: summary)
+    assert export("RUN", "--out", "OUT", "--episodes", "1", "--split", "1,0,0") == 0
+    assert capsys.readouterr().out.startswith(
+        "/data/snake: 1/1 episode of /r/model.zip (step 512), 1 step, 1 record (train 1, val 0, test 0), "
+        "1 image, ")
+    summary.update(episodes_kept=1, episodes_played=2)
+    assert export("RUN", "--out", "OUT", "--episodes", "2", "--split", "1,0,0") == 0
+    assert capsys.readouterr().out.startswith("/data/snake: 1/2 episodes of ")
+
+
+def test_a_game_that_draws_one_family_is_noted_in_the_singular(run, tmp_path, monkeypatch):
+    # A game of one task family (README "Adding your own game") given --tasks-per-state 2 was told it
+    # "draws at most 1 tasks per state".
+    import vlm.export as ex
+    import vlm.tasks
+
+    monkeypatch.setattr(vlm.tasks, "drawn_families", lambda module: ["perception"])
+    notes = ex.plan(ex.ExportOptions(str(run), str(tmp_path / "out"), tasks_per_state=2)).notes
+    assert ("note: --tasks-per-state 2: snake draws at most 1 task per state (one per family: perception), "
+            "so each state gets all it has; --tasks-per-state 1 is the most that counts") in notes
+
+
 def test_the_printed_summary_of_sampled_actions_says_so(capsys, monkeypatch):
     # `export_trajectories.py RUN --stochastic` printed the greedy export's line word for word, as
     # evaluate.py did: the card and meta.json said "sampled", the line a log keeps did not.

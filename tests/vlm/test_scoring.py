@@ -844,7 +844,9 @@ def test_a_null_response_for_an_id_not_in_the_split_counts_as_unknown(dataset, t
     assert result["unknown_ids"] == 1 and result["unknown_examples"] == ["z-1"]
     write_rows(preds, [{"id": "z-1", "response": None}])
     assert scripts.score_predictions.main([str(dataset[1]), str(preds), "--json"]) == 2
-    assert "none of the 1 predictions" in capsys.readouterr().err
+    # It said "none of the 1 predictions in ... answers a record"
+    assert (f"the one prediction in {preds} answers no record of {dataset[1]} (its id 'z-1'): is it for "
+            "another split?") in capsys.readouterr().err
 
 
 def test_ctrl_c_while_scoring_writes_nothing(predictions, dataset, scripts, capsys, monkeypatch, tmp_path):
