@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", type=device_name,
                    help=f"torch device for --specialist: {DEVICES} (default cpu)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar while --specialist answers (shown on a terminal only; --json hides "
+                   "it too)")
     p.add_argument("--out", type=out_file_arg, help="also write the figures as JSON to this file")
     p.add_argument("--force", action="store_true",
                    help="replace an existing --out file that holds an earlier result of this script")
@@ -83,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                 remove_dead_temps(Path(args.out), "score_predictions.py")  # a killed write's
             result = score_files(Path(args.split), Path(args.predictions),
                                  Path(args.specialist) if args.specialist else None, args.device,
-                                 Path(args.checkpoint) if args.checkpoint else None)
+                                 Path(args.checkpoint) if args.checkpoint else None,
+                                 # on a terminal only: a log or CI's captured stderr keeps its lines alone
+                                 not (args.json or args.no_progress) and sys.stderr.isatty())
             if args.out:
                 try:
                     # Never half a file; once in place a signal is ignored (it said nothing was written).

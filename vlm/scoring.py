@@ -26,7 +26,7 @@ import json
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,6 +477,10 @@ def score_predictions(records: list[TaskRecord], predictions: dict[str, str | No
     return scores
 
 
+# The specialist's progress: questions answered and steps played since the last call (EpisodeProgress).
+Progress = Callable[[int, int], None]
+
+
 # ---------------------------------------------------------------------- the specialist's answers
 def move_reply(move: str, record: Any) -> str:
     """A bare move in the tag the question asks for (what a policy can say)."""
@@ -518,17 +522,19 @@ def _trajectory_state(root: Path, episode: int, step: int) -> dict[str, Any]:
 
 
 def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
-                           root: Path | None = None, batch: int = 256, blank: list[str] | None = None
-                           ) -> dict[str, str]:
+                           root: Path | None = None, batch: int = 256, blank: list[str] | None = None,
+                           progress: Progress | None = None) -> dict[str, str]:
     """The specialist's greedy move on each of ``questions`` (move questions of ``env``), as replies. A
     recurrent model answers with the memory of the question's episode where the trajectory store under
     ``root`` rebuilds it (``remembered_predictions``), else from a blank memory: the ids of those past an
-    episode's first step go in ``blank``."""
+    episode's first step go in ``blank``. ``progress(answered, steps)``: questions answered and steps played
+    (on all boards) since its last call, as ``EpisodeProgress`` counts them."""
     from agents.evaluation import Actor
     from envs import make_game
 
     recurrent = hasattr(model.policy, "lstm_actor")
-    out = remembered_predictions(questions, model, env, env_kwargs, root, batch) if recurrent and root else {}
+    out = (remembered_predictions(questions, model, env, env_kwargs, root, batch, progress)
+           if recurrent and root else {})
     rest = [r for r in questions if r.id not in out]
     if recurrent and blank is not None:  # play answers an episode's first state from a blank memory too
         blank.extend(r.id for r in rest if not (isinstance(r.source, dict) and r.source.get("step") == 0))
@@ -545,6 +551,8 @@ def specialist_predictions(questions: list[TaskRecord], model: Any, env: str, en
         actions = Actor(model, len(chunk))(obs)
         for r, state, a in zip(chunk, states, actions, strict=True):
             out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(a)]), r)
+        if progress is not None:
+            progress(len(chunk), 0)
     return {r.id: out[r.id] for r in questions}
 
 
@@ -570,12 +578,13 @@ def _played_actions(steps: Path, wanted: Collection[tuple[int, int]]
 
 
 def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, env_kwargs: dict[str, Any],
-                           root: Path, batch: int = 256) -> dict[str, str]:
+                           root: Path, batch: int = 256, progress: Progress | None = None) -> dict[str, str]:
     """A recurrent ``model``'s replies to those of ``questions`` whose episode the trajectory store under
     ``root`` holds up to the question's step: the episode is replayed from its seed and recorded actions,
     its observations fed to the policy from the first, as its play fed them, so the LSTM state at the
     question's step is the one play carries there. A question whose replayed state is not its own (a split
-    beside another export's store, a game of other settings) is left out, as is one the store lacks."""
+    beside another export's store, a game of other settings) is left out, as is one the store lacks.
+    ``progress``: as ``specialist_predictions``' (a replay to a Game Boy question's step takes minutes)."""
     from agents.evaluation import Actor
     from agents.runs import json_object_or_none
     from envs import make_game
@@ -619,12 +628,15 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
             for t in range(last + 1):
                 game.observe(obs)
                 actions = actor(obs)
+                answered = len(out)
                 for i, r in at.get(t, []):
                     state = record_state(r, root)
                     if json.loads(state_json(game.get_state(i))) == state:
                         out[r.id] = move_reply(played_move(env, state, game.ACTION_NAMES[int(actions[i])]), r)
                 if t < last:
                     game.step(moves[t])
+                if progress is not None:  # those left out are counted where they are answered, later
+                    progress(len(out) - answered, len(chunk) if t < last else 0)
     return out
 
 
@@ -787,9 +799,9 @@ def _unscored_moves(games: set[str]) -> str | None:
 
 
 def score_files(split: Path, predictions: Path, specialist: Path | None = None, device: str = "cpu",
-                checkpoint: Path | None = None) -> dict[str, Any]:
+                checkpoint: Path | None = None, show_progress: bool = False) -> dict[str, Any]:
     """Everything ``scripts/score_predictions.py`` prints: the model's and (optionally) the specialist's
-    figures, missing and unknown ids."""
+    figures, missing and unknown ids. ``show_progress``: a bar on stderr while the specialist answers."""
     records = load_records(split)  # refuses an empty split by name
     preds = load_predictions(predictions, records)
     if not preds:
@@ -826,8 +838,13 @@ def score_files(split: Path, predictions: Path, specialist: Path | None = None, 
         if questions:
             check_specialist(specialist, model, cfg, ckpt)
             check_board_size(questions, cfg["env"], env_kwargs, split.parent, specialist)
-            spec_preds = specialist_predictions(questions, model, cfg["env"], env_kwargs, root=split.parent,
-                                                blank=blank)
+            from agents.cli import EpisodeProgress, progress_bar
+
+            # A recurrent one replays each question's episode up to it: minutes for a Game Boy game's
+            with progress_bar(len(questions), "specialist", "question", show_progress) as bar:
+                spec_preds = specialist_predictions(questions, model, cfg["env"], env_kwargs,
+                                                    root=split.parent, blank=blank,
+                                                    progress=EpisodeProgress(bar))
         # Absolute, with its training step, as evaluate's JSON and compare's report name their model.
         out["specialist"] = {"run": os.path.abspath(specialist), "checkpoint": os.path.abspath(ckpt),
                              "step": int(model.num_timesteps), "move_questions": len(spec_preds)}

@@ -553,14 +553,14 @@ def test_reading_choices_takes_auto_and_leaves_other_values_to_their_checks():
 
 
 @pytest.mark.parametrize("script, argv", [
-    ("score_predictions", ["split.jsonl", "predictions.jsonl"]),
     ("plot_curve", ["run", "--out", "x.png"]),
     ("play_gameboy", ["--rom", "r.gb", "--save-state", "s.state"]),
     ("make_state", ["--rom", "r.gb", "--inputs", "i.txt", "--out", "o.state"]),
     ("benchmark", []),
 ])
 def test_no_progress_where_a_script_shows_no_bar_is_refused_saying_so(script, argv, scripts, capsys):
-    # train_ppo, evaluate, compare, export_trajectories and merge_exports take it: reused here it was only
+    # train_ppo, evaluate, compare, export_trajectories, merge_exports and score_predictions (its
+    # --specialist's bar) take it: reused here it was only
     # "unrecognized arguments: --no-progress", as if it were misspelt.
     with pytest.raises(SystemExit) as exc:
         getattr(scripts, script).main([*argv, "--no-progress"])

@@ -520,6 +520,28 @@ def test_a_recurrent_specialist_says_how_many_questions_it_answers_from_a_blank_
     assert json.loads(said.out)["specialist"]["warning"] == warning.removeprefix("warning: ")
 
 
+def test_a_recurrent_specialist_s_replay_shows_a_bar_of_its_questions_and_steps(recurrent_dataset, scripts,
+                                                                              capsys, monkeypatch):
+    # It replays each question's episode up to the question (a Game Boy game's: minutes) with no bar: the
+    # script sat silent. A bar on a terminal counts the questions answered and the steps replayed;
+    # --no-progress (and --json, and a stderr that is no terminal: tests above) hides it.
+    import agents.cli
+
+    run, memory, split = recurrent_dataset
+    records = load_records(split)
+    preds = split.parent / "preds.jsonl"
+    reference_predictions(records, preds)
+    monkeypatch.setattr(agents.cli, "REFRESH_S", 0.0)  # every step's count drawn
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # capsys's stands in for a terminal
+    flags = ["--specialist", str(run), "--checkpoint", str(memory)]
+    assert scripts.score_predictions.main([str(split), str(preds), *flags]) == 0
+    frames = capsys.readouterr().err.split("\r")
+    n = sum(map(is_move_question, records))
+    assert any(f.startswith("specialist:") and f"/{n} " in f and " steps]" in f for f in frames), frames
+    assert scripts.score_predictions.main([str(split), str(preds), *flags, "--no-progress"]) == 0
+    assert "specialist:" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("content, message", [
     ("{not json\n", "line 1: not JSON"),
     ('{"id": "a"}\n', 'expected {"id": ..., "response": ...}'),
