@@ -611,6 +611,7 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     none of the files is, ``FileExistsError`` otherwise (``written_together``). ``check``: called last, before
     the files are put in place; what it raises leaves none of them. ``last``: the command's last output
     (once in place, a stop is ignored); else a stop in the renames comes after them and ``placed``."""
+    from agents.cli import progress_bar
     from agents.evaluation import best_episode, replay_frames, write_video
     from agents.runs import RunError, not_written, remove_dead_eval_temps, written_together
 
@@ -626,7 +627,12 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
         with written_together(files, stale, last=last, new=new, placed=placed) as tmps:
             if not args.no_video:
                 best = best_episode(episodes)
-                frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps)
+                # A Game Boy episode of 8,192 steps replays in about 5 s of CPU (more at load), its
+                # episodes' bar closed: one of its own, as the episodes' shown
+                with progress_bar(len(best.actions), "replaying the best episode", "step",
+                                  not (args.json or args.no_progress)) as bar:
+                    frames = replay_frames(env, env_kwargs, best.seed, best.actions, last=args.video_steps,
+                                           bar=bar)
                 for tmp in tmps[1:]:
                     write_video(frames, tmp)
                 summary.update(video=os.path.abspath(files[1]), gif=os.path.abspath(files[2]),

@@ -316,9 +316,10 @@ def forward_bytes(model: Any) -> int:
 
 
 def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list[int],
-                  scale: int = RENDER_SCALE, last: int | None = None) -> np.ndarray:
+                  scale: int = RENDER_SCALE, last: int | None = None, bar: Any = None) -> np.ndarray:
     """Re-simulate an episode from its seed and actions and render its states: (T+1, H, W, 3), or only
-    the final ``last + 1`` (the whole episode is still simulated; memory stays bounded)."""
+    the final ``last + 1`` (the whole episode is still simulated; memory stays bounded). ``bar``: a tqdm
+    bar of ``len(actions)`` steps, moved a step at a time (tqdm redraws it at most every 0.1 s)."""
     game = make_game(env, num_envs=1, **env_kwargs)
     first = 0 if last is None else max(0, len(actions) - last)
     try:
@@ -329,6 +330,8 @@ def replay_frames(env: str, env_kwargs: dict[str, Any], seed: int, actions: list
             game.step(np.array([a], dtype=np.int64))
             if t >= first:
                 frames.append(game.render(0, scale))
+            if bar is not None:
+                bar.update()
     finally:
         game.close()
     return np.stack(frames)

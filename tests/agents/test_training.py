@@ -1645,6 +1645,21 @@ def test_the_evaluation_bar_shows_the_steps_played_before_any_episode_ends(scrip
     assert " 2/2 " in frames[-1] and "8 steps]" in frames[-1], frames
 
 
+def test_the_best_episodes_replay_for_its_video_shows_a_bar(scripts, tmp_path, capsys):
+    # The best episode is played again for its MP4/GIF (a Game Boy episode of 8,192 steps: seconds, more
+    # at load) after the episodes' bar has closed: nothing moved meanwhile. Its own bar counts the steps
+    # replayed; --no-progress (and --json) hides it, as the episodes' bar.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "sokoban", "env_kwargs": {}}))
+    argv = [str(run), "--random", "--episodes", "1", "--max-steps", "4"]
+    assert scripts.evaluate.main(argv) == 0
+    frames = capsys.readouterr().err.split("\r")
+    assert any(f.startswith("replaying the best episode:") and "/4 " in f for f in frames), frames
+    assert scripts.evaluate.main([*argv, "--no-progress"]) == 0
+    assert "replaying" not in capsys.readouterr().err
+
+
 def test_an_interrupted_evaluation_leaves_no_partial_file(trained, scripts, tmp_path, capsys, monkeypatch):
     import agents.evaluation
 
