@@ -715,3 +715,29 @@ def test_state_cells_fast_path_copies_and_still_refuses_what_the_checks_refuse()
         with pytest.raises(ValueError, match=r"state's body\[1\]"):
             state_cells("state's body", bad)
 
+
+def test_a_dead_board_stays_as_it_died_whatever_it_is_given() -> None:
+    # Until reset, an ended board reports 0 and neither flag and moves nowhere: without the check the
+    # dead snake died again on the same wall (-1, terminated) or walked on from where it died.
+    for body, direction, fatal in (([[5, 2], [4, 2], [3, 2]], "RIGHT", RIGHT),  # wall
+                                   ([[2, 2], [3, 2], [3, 3], [2, 3], [1, 3]], "LEFT", DOWN)):  # body
+        g = game_with(body, apple=[0, 0], direction=direction)
+        assert step1(g, fatal) == (-1.0, True, False)
+        dead = g.get_state(0)
+        for action in (fatal, UP, DOWN, LEFT, RIGHT):
+            assert step1(g, action) == (0.0, False, False)
+            assert g.get_state(0) == dead
+
+
+def test_checked_path_refuses_a_repeated_cell_and_a_two_cell_snake_heading_off_its_neck() -> None:
+    # Snake Duel's snakes may have 2 cells (start_length 2): their direction is checked as a longer one's.
+    from envs.snake import checked_path
+
+    assert checked_path("snake 1", [[2, 1], [1, 1]], "RIGHT") == RIGHT
+    with pytest.raises(ValueError, match=r"snake 1 direction UP is not the way its head last moved, from "
+                                         r"\[1, 1\] to \[2, 1\]"):
+        checked_path("snake 1", [[2, 1], [1, 1]], "UP")
+    # A cell given twice in a row is no step at all (set_state's own check of cells twice comes later).
+    with pytest.raises(ValueError, match=r"snake 1 \[\[2, 1\], \[1, 1\], \[1, 1\]\] has \[1, 1\] next to "
+                                         r"\[1, 1\]: each cell must be one step"):
+        checked_path("snake 1", [[2, 1], [1, 1], [1, 1]], "RIGHT")
