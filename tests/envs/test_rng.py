@@ -28,3 +28,11 @@ def test_seeds_from_counts_up_from_seed_as_uint64_up_to_2_64_minus_1() -> None:
     assert seeds_from(5, 3).tolist() == [5, 6, 7]
     top = seeds_from(2**64 - 2, 2)
     assert top.dtype == np.uint64 and top.tolist() == [2**64 - 2, 2**64 - 1]
+
+
+def test_seeds_from_wraps_a_seed_past_2_64_as_the_vector_env_does() -> None:
+    """Callers add an offset to a seed the command line took up to 2**64 - 1 (evaluation's seed + start,
+    the exports' seed + episode): the sum wraps modulo 2**64, as the vector env's board seeds do, rather
+    than failing to fit a uint64."""
+    assert seeds_from(2**64 - 1 + 3, 2).tolist() == [2, 3]
+    assert seeds_from(-1, 2).tolist() == [2**64 - 1, 0]
