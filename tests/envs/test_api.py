@@ -1194,3 +1194,13 @@ def test_board_bytes_is_what_each_more_board_holds(name: str) -> None:
     finally:
         one.close()
         three.close()
+
+
+def test_a_closed_env_without_a_render_mode_renders_none_even_if_never_reset() -> None:
+    # Without a render_mode a closed env renders None whether or not it was ever reset (GameEnv.render);
+    # only an open env never reset is refused, as gym.make's OrderEnforcing refuses it.
+    from envs import make_env
+
+    blind = make_env("snake")
+    blind.close()
+    assert blind.render() is None
