@@ -2071,3 +2071,12 @@ def test_a_stop_signal_that_comes_while_a_dead_worker_restarts_is_the_stop(monke
     finally:
         monkeypatch.undo()
         v.close()
+
+
+def test_set_attrs_raises_the_first_value_refused_when_several_fit_no_order():
+    """Two values no order takes: the error is the first one's in the order given (set_attr's order), the
+    same on every try, and the values that fit are set."""
+    game = make_game("snake_duel", num_envs=1)
+    with pytest.raises(ValueError, match=r"^max_rounds must be >= 1, got 0"):
+        set_attrs(game, {"max_rounds": 0, "apple_reward": 3.0, "win_reward": 1e39})
+    assert (game.max_rounds, game.apple_reward, game.win_reward) == (100, 3.0, 1.0)
