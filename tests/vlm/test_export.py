@@ -3324,3 +3324,14 @@ def test_a_run_given_as_dot_and_replaced_during_the_export_is_named_where_it_was
                   "--tasks-per-state", "0") == 2
     assert capsys.readouterr().err == replaced_error(f". ({mine})", aside)
     assert not out.exists()
+
+
+def test_a_task_image_that_is_no_array_is_refused_in_our_words():
+    """A task module's image given as a nested list (or None) is refused by check_image with its type named;
+    without the isinstance check it ended in an AttributeError ('list' object has no attribute 'dtype')."""
+    from vlm.imagestore import check_image
+
+    for img, desc in (([[0, 0], [0, 0]], "list"), (None, "NoneType")):
+        message = f"here: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got {desc}"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check_image(img, "here")
