@@ -2360,3 +2360,14 @@ def test_other_refusals_on_every_try_are_no_rate_limit(status, message):
                            rf"{message} \(no chat completion has come from it yet: is the server up") as exc:
             c.complete("q", [IMG])
     assert "request rate" not in str(exc.value) and server.hits == 2
+
+
+def test_a_cache_dir_that_is_a_file_is_named_a_file_by_its_flag():
+    # --cache-dir naming a file: said as the flag's own value being a file, not as "cannot be used: <the
+    # same path> is a file", the words for a file found further up, in the way of the folders to make.
+    from agents.vlm_cache import check_cache_dir
+
+    with pytest.raises(ValueError) as refused:
+        check_cache_dir(Path(__file__), "--cache-dir x")
+    assert str(refused.value) == ("--cache-dir x is a file, not a folder; give another folder with "
+                                  "--cache-dir, or pass --no-cache")
