@@ -533,3 +533,60 @@ def test_numbas_cache_folder_is_chosen_where_the_pycache_folders_take_no_file(mo
     monkeypatch.setattr(tempfile, "TemporaryFile", refused_there)
     machine.choose_numba_cache([copy / "envs", copy / "envs" / "gameboy"])
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"depthfirst-numba-{os.getuid()}")
+
+
+@pytest.mark.parametrize("phys_pages", [-1, 0])
+def test_a_ram_figure_the_system_cannot_say_is_unknown_not_negative(monkeypatch, phys_pages):
+    # sysconf's -1 (a name the system knows but cannot answer) made the RAM -4,096 bytes: every run refused
+    # as outgrowing a machine of no memory, where an unknown figure checks nothing.
+    from agents import machine
+
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": phys_pages}.__getitem__)
+    assert machine.host_memory() is None
+    assert machine.memory_figures() is None
+
+
+def test_a_v1_cpu_period_of_zero_reads_as_no_quota(monkeypatch, tmp_path):
+    # A garbled v1 period (0) divided the quota by zero: a ZeroDivisionError out of usable_cores at every
+    # script's start, where an unreadable quota leaves the affinity's count.
+    from agents import machine
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    fake_cgroup(monkeypatch, tmp_path, "3:cpu,cpuacct:/job\n0::/\n", v1_quota("150000", period="0"))
+    assert machine.usable_cores() == 8
+
+
+def test_a_soft_open_files_limit_above_macos_cap_is_never_lowered_to_it(monkeypatch):
+    # macOS with a soft limit already past OPEN_MAX (ulimit -n 20000) and an unlimited hard one it refuses:
+    # the fallback to OPEN_MAX (10,240) is a raise only, else it would halve the files this process may open.
+    import resource
+
+    from agents import machine
+
+    inf = resource.RLIM_INFINITY
+    limits = {resource.RLIMIT_NOFILE: (20000, inf)}
+
+    def setrlimit(which, pair):
+        if pair[0] == inf:
+            raise ValueError("not allowed to raise maximum limit")
+        limits[which] = pair
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: limits[which])
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    machine.lift_open_files_limit()
+    assert limits[resource.RLIMIT_NOFILE] == (20000, inf)
+
+
+def test_an_address_space_limit_below_what_is_mapped_leaves_nothing_not_less(monkeypatch, tmp_path):
+    # ulimit -v lowered under what the process maps already (setrlimit allows it): none left, not minus 1 GiB,
+    # which a refusal would have printed as "-1.0 GiB of address space left".
+    import resource
+
+    from agents import machine
+
+    statm = tmp_path / "statm"
+    statm.write_text(f"{4 * GiB // 4096} 1000 0 0 0 0 0\n")  # 4 GiB mapped now
+    monkeypatch.setattr(machine, "STATM", statm)
+    monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096}.__getitem__)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * GiB, resource.RLIM_INFINITY))
+    assert machine.address_space() == (3 * GiB, 0)
