@@ -2218,3 +2218,16 @@ def test_the_fatal_moves_note_is_printed_where_some_of_the_specialist_s_question
     results = [result("preds", 0.5), result("specialist", None), result("preds", 0.5)]
     _scored_beside_a_stub_specialist(scripts, monkeypatch, 4, results)
     assert "fatal moves (Snake) is n/a" in capsys.readouterr().out
+
+
+def test_a_record_line_that_is_no_object_or_lacks_extra_beside_another_key_is_named_in_our_words():
+    # Every JSON kind is named as JSON names it: true read as "a JSON null" had the boolean mapping been lost.
+    # extra has a default: a record without it and without verifier lacks verifier alone.
+    good = TaskRecord("r0", "snake", "perception", "count", 1, 1, [], "How many?", None, "4", "",
+                      {"rule": "integer", "value": 4}, {}, {}).to_dict()
+    for line, problem in ((True, "a JSON boolean"), (3, "a JSON number"), (2.5, "a JSON number"),
+                          (None, "a JSON null")):
+        with pytest.raises(ValueError, match=rf"^{problem}, not an object$"):
+            TaskRecord.from_dict(line)
+    with pytest.raises(ValueError, match=r"^no 'verifier'$"):
+        TaskRecord.from_dict({k: v for k, v in good.items() if k not in ("verifier", "extra")})
