@@ -579,3 +579,12 @@ def _refused_in_a_deleted_folder(argv: list[str], tmp_path) -> None:
     assert not gone.exists()
     assert (proc.returncode, proc.stdout, proc.stderr) == (
         2, "", "error: the current folder was deleted: cd to an existing folder\n")
+
+
+def test_python_c_ends_the_options_even_where_its_code_starts_with_a_dash(monkeypatch):
+    # python -c CODE ARGS: CODE is the program's, though it reads like an option ("-1"), so a "-m NAME" after
+    # it is an argument of that code, not python -m of the cartridge build (whose handlers it would get).
+    import agents.startup
+
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-c", "-1", "-m", BUILD])
+    assert agents.startup._module_program() is False
