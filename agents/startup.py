@@ -222,6 +222,8 @@ def _same_folder(a: Path, b: Path) -> bool:
 #: ``-m``, alone or after Python's flags that take no value in one word (``-um``), its module joined or not
 #: (``-mNAME``); in ``-Wmodule`` or ``-Xm`` the m is a value.
 MODULE_OPTION = re.compile(r"-([bBdEiIOPqRsStuvx]*)m(.*)")
+#: ``-c``, alone, after such flags (``-Bc``) or with its code joined (``-cCODE``): the options end there.
+COMMAND_OPTION = re.compile(r"-[bBdEiIOPqRsStuvx]*c.*", re.DOTALL)
 _VALUE_OPTIONS = ("-W", "-X", "--check-hash-based-pycs")  # their value is the next word
 
 
@@ -234,7 +236,7 @@ def _module_program() -> bool:
         module = MODULE_OPTION.fullmatch(word)
         if module:
             return (module[2] or next(words, "")) in MODULE_PROGRAMS
-        if not word.startswith("-") or word == "-c":
+        if not word.startswith("-") or COMMAND_OPTION.fullmatch(word):
             return False
         if word in _VALUE_OPTIONS:
             next(words, None)

@@ -588,3 +588,13 @@ def test_python_c_ends_the_options_even_where_its_code_starts_with_a_dash(monkey
 
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, "-c", "-1", "-m", BUILD])
     assert agents.startup._module_program() is False
+
+
+@pytest.mark.parametrize("argv", [["-cpass", "-m", BUILD], ["-Bc", "-1", "-m", BUILD], ["-Bcm", BUILD]])
+def test_python_c_with_its_code_or_flags_joined_is_no_python_m(monkeypatch, argv):
+    # python -c'CODE' -m NAME (the code joined to -c, or -c joined to flags: -Bc) runs CODE with those
+    # arguments: read as python -m NAME, a user's own code got the startup's signal handlers.
+    import agents.startup
+
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, *argv])
+    assert agents.startup._module_program() is False
