@@ -3424,3 +3424,15 @@ def test_evaluation_s_own_options_beside_a_run_point_to_no_play_without_it(scrip
         with pytest.raises(SystemExit):
             getattr(scripts, script).main([*run, *given])
         assert way_out in capsys.readouterr().err
+
+
+def test_an_option_evaluation_fixes_that_the_game_lacks_is_named_as_not_applying(scripts, tmp_path, capsys):
+    # archive_dir is an option evaluation sets itself, but Snake has none: the refusal names Snake's options
+    # (check_options), not "evaluation archives no state", which reads as if Snake could take one.
+    with ChatServer(default=scripted) as server:
+        argv = ["--env", "snake", "--vlm", f"m@{server.url}", "--out", str(tmp_path / "out"), "--no-cache"]
+        assert scripts.compare.main([*argv, "--set", f"env_kwargs.archive_dir={tmp_path}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --set env_kwargs.archive_dir does not apply to --env snake (snake's "
+                          "options: obs, pixel_scale, size, starvation)"), err
+    assert server.hits == 0

@@ -704,3 +704,14 @@ def test_a_rom_error_names_the_flag_beside_a_path_holding_two_dashes():
 
     missing = PyBoyMissingError("pokemon_red needs PyBoy: pip install -e '.[gameboy]'")
     assert rom_flag_named(missing, "--rom", None) is missing
+
+
+def test_self_play_refuses_a_recurrent_policy_before_the_run_folder(scripts, tmp_path, capsys):
+    # The opponents are feed-forward snapshots of the policy: an LSTM one would need a state per board. No
+    # test ran --recurrent with --opponent policy, so dropping the refusal went unseen.
+    run = tmp_path / "x"
+    assert scripts.train_ppo.main(["--env", "snake_duel", "--opponent", "policy", "--recurrent",
+                                   "--total-timesteps", "256", "--run-dir", str(run), *TINY]) == 2
+    assert capsys.readouterr().err == ("error: --opponent policy (self-play) plays feed-forward snapshots: "
+                                       "drop --recurrent, or train against --opponent greedy or random\n")
+    assert not run.exists()
