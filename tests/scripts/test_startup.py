@@ -598,3 +598,14 @@ def test_python_c_with_its_code_or_flags_joined_is_no_python_m(monkeypatch, argv
 
     monkeypatch.setattr(sys, "orig_argv", [sys.executable, *argv])
     assert agents.startup._module_program() is False
+
+
+def test_a_hang_up_leaves_output_to_a_file_or_a_pipe_as_it_is(tmp_path):
+    # Only a terminal that hung up (a character device no longer a tty) is pointed at os.devnull: a run's
+    # stdout sent to a log file, or its stderr to a pipe, stops on a SIGHUP with its last lines still written.
+    code = ("import agents.startup as s, sys; s.leave_hung_up_terminal(); print('out'); "
+            "print('err', file=sys.stderr)")
+    with open(tmp_path / "log", "w") as log:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=log, stderr=subprocess.PIPE, text=True,
+                              env=_with_root(), timeout=60)
+    assert (proc.returncode, (tmp_path / "log").read_text(), proc.stderr) == (0, "out\n", "err\n")
