@@ -590,3 +590,14 @@ def test_an_address_space_limit_below_what_is_mapped_leaves_nothing_not_less(mon
     monkeypatch.setattr(os, "sysconf", {"SC_PAGE_SIZE": 4096}.__getitem__)
     monkeypatch.setattr(resource, "getrlimit", lambda which: (3 * GiB, resource.RLIM_INFINITY))
     assert machine.address_space() == (3 * GiB, 0)
+
+
+def test_without_affinity_or_a_core_count_one_core_is_usable(monkeypatch, tmp_path):
+    # os.cpu_count() is None where the system cannot say: the cores counted as None (a TypeError in min()
+    # under a cgroup quota, or wherever workers are counted from it), where one core is the safe count.
+    from agents import machine
+
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    monkeypatch.setattr(machine, "PROC_CGROUP", tmp_path / "no such file")
+    assert machine.affinity_cores() == 1 and machine.usable_cores() == 1
