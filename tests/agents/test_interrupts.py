@@ -741,3 +741,27 @@ def test_a_stop_due_before_a_save_is_raised_at_the_first_stop_point_after_it_not
         with pytest.raises(KeyboardInterrupt):
             stop_point()
     assert done == ["saved"]
+
+
+def test_a_block_entered_in_another_thread_leaves_the_main_threads_handling_alone():
+    # Signals reach the main thread alone: a worker thread's block (a thread pool's job) installs nothing,
+    # and must not mark the handling active either, or the main thread's block, entered meanwhile, took it
+    # as already there and left a Ctrl-C to Python's KeyboardInterrupt at any bytecode.
+    import threading
+
+    entered, leave = threading.Event(), threading.Event()
+
+    def worker() -> None:
+        with stop_signals_interrupt():
+            entered.set()
+            leave.wait(30)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert entered.wait(30)
+        with stop_signals_interrupt():
+            assert signal.getsignal(signal.SIGINT) is interrupts._interrupt
+    finally:
+        leave.set()
+        thread.join()
