@@ -291,14 +291,24 @@ def check_state_keys(game: str, state: Any, keys: tuple[str, ...], what: str = "
 
 
 def check_unknown_keys(game: str, state: Mapping[str, Any], known: tuple[str, ...],
-                       what: str = "state") -> None:
+                       what: str = "state", listed_in: tuple[type, str] | None = None) -> None:
     """A ValueError naming the first key of ``state`` that is not in ``known`` and the keys a ``game``
     ``what`` holds: set_state read only the keys it knew, so a misspelt optional one (``"max_step": 5``)
-    was dropped without a word and the game's own value played instead of the one the user wrote."""
+    was dropped without a word and the game's own value played instead of the one the user wrote.
+    ``listed_in`` (the game's class, the attribute listing ``known``): where the class inherits the list
+    (a game of one's own built on Snake), the message also says to list there a key its get_state adds."""
     unknown = [k for k in state if k not in known]
-    if unknown:
-        raise ValueError(f"{what} holds {unknown[0]!r}, no key of a {game} {what} ({', '.join(known)}): "
-                         "fix its name, or remove it")
+    if not unknown:
+        return
+    hint = ""
+    if listed_in is not None:
+        cls, attr = listed_in
+        owner = next(c for c in cls.__mro__ if attr in vars(c))
+        if owner is not cls:
+            hint = (f"; if {cls.__name__}'s get_state writes it, list it in {cls.__name__}.{attr} (it "
+                    f"inherits {owner.__name__}'s)")
+    raise ValueError(f"{what} holds {unknown[0]!r}, no key of a {game} {what} ({', '.join(known)}): "
+                     f"fix its name, or remove it{hint}")
 
 
 def check_derived_key(state: Mapping[str, Any], key: str, computed: Any, what: str) -> None:
@@ -842,7 +852,8 @@ class Game(ABC):
             raise ValueError(f"not a {self.name} state: its game is {other!r}, and a state loads only into "
                              "the game that made it")
         if self.STATE_OPTIONAL_KEYS is not None:
-            check_unknown_keys(self.name, state, ("game", *self.STATE_KEYS, *self.STATE_OPTIONAL_KEYS))
+            check_unknown_keys(self.name, state, ("game", *self.STATE_KEYS, *self.STATE_OPTIONAL_KEYS),
+                               listed_in=(type(self), "STATE_OPTIONAL_KEYS"))
 
     @classmethod
     @abstractmethod

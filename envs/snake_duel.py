@@ -708,7 +708,8 @@ class SnakeDuel(Game):
         state_bodies = []
         for p, snake in enumerate(snakes):
             check_state_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
-            check_unknown_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}")
+            check_unknown_keys(self.name, snake, self.SNAKE_KEYS, f"state's snake {p}",
+                               (type(self), "SNAKE_KEYS"))
             state_bodies.append(state_cells(f"state's snake {p} body", snake["body"]))
         for x, y in state_apples:  # checked first: a negative coordinate would wrap to another cell
             if not (0 <= x < size and 0 <= y < size):

@@ -1204,3 +1204,41 @@ def test_a_closed_env_without_a_render_mode_renders_none_even_if_never_reset() -
     blind = make_env("snake")
     blind.close()
     assert blind.render() is None
+
+
+def test_a_key_a_game_built_on_a_built_in_one_adds_is_refused_saying_where_to_list_it() -> None:
+    # A game of one's own built on Snake (or duel Snake) inherits the list of keys its states may hold: a key
+    # its own get_state adds was refused with "fix its name, or remove it", though the game wrote it.
+    from envs.snake import Snake
+    from envs.snake_duel import SnakeDuel
+
+    class Poison(Snake):
+        name = "poison"
+
+        def get_state(self, i: int) -> dict[str, Any]:
+            return {**super().get_state(i), "poison": 3}
+
+    game = Poison(1, size=6)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"^state holds 'poison', no key of a poison state \(game, .*\): "
+                                         r"fix its name, or remove it; if Poison's get_state writes it, list "
+                                         r"it in Poison.STATE_OPTIONAL_KEYS \(it inherits Snake's\)$"):
+        game.set_state(0, game.get_state(0))
+
+    class Armoured(SnakeDuel):
+        name = "armoured"
+
+    duel = Armoured(1)
+    duel.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    state = duel.get_state(0)
+    snakes = [{**s, "armour": 1} for s in state["snakes"]]
+    with pytest.raises(ValueError, match=r"^state's snake 0 holds 'armour', no key of a armoured state's "
+                                         r"snake 0 \(body, direction, alive, score\): fix its name, or "
+                                         r"remove it; if Armoured's get_state writes it, list it in "
+                                         r"Armoured.SNAKE_KEYS \(it inherits SnakeDuel's\)$"):
+        duel.set_state(0, {**state, "snakes": snakes})
+    # The built-in games' own messages say only to fix or remove the key (a user's edit of a state).
+    snake = Snake(1, size=6)
+    snake.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    with pytest.raises(ValueError, match=r"\(game, .*\): fix its name, or remove it$"):
+        snake.set_state(0, {**snake.get_state(0), "poison": 3})
