@@ -90,10 +90,11 @@ def _on_test_cartridge(meta: dict[str, Any]) -> bool:
     ``test_cartridge`` records (true or false), since the cartridge rebuilt after the export (its source
     changed, another SDCC) has another SHA-1; without that record (an export made before it) by its
     ``rom_sha1`` against the cartridge as built now, which errs safe: an older build is the user's ROM. A
-    Pokémon ROM's SHA-1 is never the cartridge, whatever the record says."""
+    Pokémon ROM's SHA-1 is never the cartridge, whatever the record says, nor is a ``rom_sha1`` that is no
+    string (a damaged meta.json: its lookup was an "unhashable type" TypeError)."""
     from envs.gameboy.roms import POKEMON_RED_ROMS, is_test_cartridge
 
-    if meta["rom_sha1"] in POKEMON_RED_ROMS:
+    if not isinstance(meta["rom_sha1"], str) or meta["rom_sha1"] in POKEMON_RED_ROMS:
         return False
     recorded = meta.get("test_cartridge")
     return recorded if isinstance(recorded, bool) else is_test_cartridge(meta["rom_sha1"])

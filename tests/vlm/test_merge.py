@@ -1448,3 +1448,21 @@ def test_a_merged_trainer_file_is_named_by_its_entrys_split_not_its_exports_fold
     (mine / "README.md").write_text("# my notes\n")
     assert score.main([str(mine / "llamafactory" / given.name), str(tmp_path / "preds.jsonl")]) == 2
     assert "trainer format" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sha1", [["ab" * 20], {"sha1": "ab" * 20}], ids=["list", "object"])
+def test_a_rom_sha1_that_is_no_string_gets_the_rom_warning_not_a_traceback(sha1, tmp_path, capsys):
+    """A meta.json whose rom_sha1 is no string (a list, an object: edited by hand or damaged) stopped the
+    merge with a bare "unhashable type" TypeError once its test_cartridge was read (the hash was looked up
+    in Pokémon Red's table first); it is no hash of the test cartridge, so its screens get the warning of
+    a user's ROM, as before that record, whatever test_cartridge says."""
+    export = hand_export(tmp_path / "pokemon", "pokemon_red", {"train": ["pokemon_red-1"]})
+    meta_file = export / "trajectories" / "meta.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), "rom_sha1": sha1, "env_kwargs": {},
+                                     "test_cartridge": True}))
+    exports = [export, hand_export(tmp_path / "snake", "snake", {"train": ["snake-1"]})]
+    out = tmp_path / "mixed"
+    assert merge([*map(str, exports), "--out", str(out)], capsys)[0] == 0
+    card = (out / "README.md").read_text(encoding="utf-8")
+    notices = [line for line in card.splitlines() if line.startswith("> ")]
+    assert notices == [POKEMON_WARNING.format(sha1=sha1)], card
