@@ -18,6 +18,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ from agents.runs import (
 )
 from envs import GAME_NAME
 from vlm.card import (
+    REWARDS,
     code_span,
     length_setting,
     longest_prompts,
@@ -566,6 +568,8 @@ def settings(p: Plan) -> dict[str, Any]:
 def setting_lines(s: dict[str, Any]) -> list[str]:
     """``settings`` as lines, one a trainer, with paths relative to the merged folder."""
     length, images = s["lengths"], s["max_images"]
+    # The reward functions, as each export's card names them: the trainers' own cannot score these answers.
+    rewards = shlex.quote(str(REWARDS))
 
     def given(name: str, text: str) -> str:  # a length only where an export's card counted it
         return text.format(length[name]) if name in length else ""
@@ -573,22 +577,28 @@ def setting_lines(s: dict[str, Any]) -> list[str]:
     lines = []
     if "verl" in s:
         lines.append(f"verl: data.train_files={s['verl']['train_files']} "
-                     f"data.val_files={s['verl']['val_files']}" + given("verl", " data.max_prompt_length={}"))
+                     f"data.val_files={s['verl']['val_files']}" + given("verl", " data.max_prompt_length={}")
+                     + f" reward.custom_reward_function.path={rewards}")
     if "easyr1" in s:
         lines.append(f"EasyR1: data.train_files={s['easyr1']['train_files']} "
                      f"data.val_files={s['easyr1']['val_files']} data.prompt_key=problem "
                      "data.format_prompt=null"
                      + given("easyr1", " data.max_prompt_length={}")
-                     + f" worker.rollout.limit_images={images}")
+                     + f" worker.reward.reward_function={rewards}:compute_score"
+                     f" worker.rollout.limit_images={images}")
     if "openrlhf" in s:
         data = s["openrlhf"]["prompt_data"]
-        lines.append(f"OpenRLHF: --data.prompt_dataset {data}"
+        lines.append(f"OpenRLHF: --data.prompt_dataset {data} --data.input_key prompt "
+                     "--data.apply_chat_template --data.label_key answer"
                      + given("openrlhf", " --data.prompt_max_len {}")
-                     + f" --data.max_images_per_prompt {images}; lmm-r1: --prompt_data {data}"
-                     + given("openrlhf", " --prompt_max_len {}") + f" --limit_mm_per_prompt {images}")
+                     + f" --data.max_images_per_prompt {images} --reward.remote_url {rewards}; "
+                     f"lmm-r1: --prompt_data {data} --input_key message --label_key answer"
+                     + given("openrlhf", " --prompt_max_len {}")
+                     + f" --limit_mm_per_prompt {images} --remote_rm_url {rewards}")
     if "swift" in s:
         lines.append(f"ms-swift: ROOT_IMAGE_DIR=<this folder>, --dataset {s['swift']['dataset']} "
-                     f"(GRPO: {s['swift']['rl_dataset']})")
+                     f"(GRPO: --rlhf_type grpo --dataset {s['swift']['rl_dataset']} "
+                     f"--external_plugins {rewards} --reward_funcs depthfirst)")
     if "llamafactory" in s:
         lf = s["llamafactory"]
         lines.append(f"LLaMA-Factory: dataset_dir: {lf['dataset_dir']}, dataset: {','.join(lf['dataset'])}"
@@ -596,7 +606,8 @@ def setting_lines(s: dict[str, Any]) -> list[str]:
                      + given("llamafactory", ", cutoff_len: {}"))
     if "trl" in s:
         lines.append(f"TRL: datasets.concatenate_datasets([datasets.load_from_disk(f)['train'] for f in "
-                     f"{s['trl']!r}])" + given("trl", ", SFT SFTConfig(max_length={})"))
+                     f"{s['trl']!r}])" + given("trl", ", SFT SFTConfig(max_length={})")
+                     + ", GRPO reward_funcs=[vlm.rewards.trl_reward]")
     return lines
 
 

@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ROOT, TINY, deny_reading, load_script
 from tests.vlm.test_formats import SPLITS, needs_datasets, pixels
 from tests.vlm.test_trajectories import export_args, tiny_snake_run
-from vlm.card import CARTRIDGE_NOTICE, POKEMON_WARNING, records_digest
+from vlm.card import CARTRIDGE_NOTICE, POKEMON_WARNING, REWARDS, records_digest
 from vlm.verify import reference_response, verify
 
 
@@ -170,7 +170,7 @@ def test_exports_of_several_games_put_together_with_the_readme_command(games, tm
     assert len(set(map(str, map(lambda src: card_figure(src, figures["verl"]), exports.values())))) == 2
     assert f"dataset: {','.join(f'depthfirst_{game}_train' for game in games)}" in printed
     # GRPO's file: the prompts alone (ms-swift's rlhf samples the replies)
-    assert "--dataset swift/train.jsonl (GRPO: swift/train_rl.jsonl)" in printed
+    assert "--dataset swift/train.jsonl (GRPO: --rlhf_type grpo --dataset swift/train_rl.jsonl " in printed
     assert all(len(row["messages"]) == 1 for row in jsonl_rows(moved / "swift" / "train_rl.jsonl"))
     assert "data.train_files=verl/train.parquet data.val_files=verl/val.parquet" in card
     lines = printed.splitlines()
@@ -1198,6 +1198,29 @@ def test_a_format_left_out_has_no_length_setting(games, tmp_path, capsys):
     summary = json.loads(printed)
     assert summary["left_out"] == {"verl": [str(sokoban)]}
     assert "verl" not in summary["settings"]["lengths"] and "easyr1" in summary["settings"]["lengths"]
+
+
+def test_the_merged_settings_name_each_trainers_keys_and_reward_function(games, tmp_path, capsys):
+    """Each trainer's merged line names what the exports' cards name to read the records and score the
+    replies: the lines named neither the reward function, so the trainers' default rewards scored (EasyR1's
+    example config: a math one), nor OpenRLHF's input key, whose default the rows lack."""
+    needed = {"verl": ["reward.custom_reward_function.path="], "EasyR1": ["worker.reward.reward_function="],
+              "OpenRLHF": ["--data.input_key prompt", "--data.apply_chat_template", "--data.label_key answer",
+                           "--reward.remote_url", "--input_key message", "--label_key answer",
+                           "--remote_rm_url"],
+              "ms-swift": ["--rlhf_type grpo", "--external_plugins", "--reward_funcs depthfirst"],
+              "TRL": ["reward_funcs=[vlm.rewards.trl_reward]"]}
+    code, printed, _ = merge([*map(str, games.values()), "--out", str(tmp_path / "mixed"), "--json"], capsys)
+    assert code == 0
+    lines = dict(line.split(": ", 1) for line in json.loads(printed)["settings_lines"])
+    card = (tmp_path / "mixed" / "README.md").read_text(encoding="utf-8")
+    for trainer, flags in needed.items():
+        for flag in flags:
+            assert all(flag in (src / "README.md").read_text(encoding="utf-8") for src in games.values())
+            assert flag in lines[trainer], (trainer, flag)
+        assert lines[trainer] in card.replace("`", "")
+        if trainer != "TRL":
+            assert str(REWARDS) in lines[trainer], trainer
 
 
 def test_a_format_file_holding_more_rows_than_records_is_refused(tmp_path, capsys):
