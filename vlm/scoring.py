@@ -188,7 +188,9 @@ def _load_records(path: Path) -> list[TaskRecord]:
         seen[record.id] = n
         records.append(record)
     if not records:
-        raise ScoringError(f"split {path} holds no task record")
+        # An export of too few episodes writes its val and test empty (a note said so then).
+        raise ScoringError(f"split {path} holds no task record: give a split with records (an export leaves "
+                           "val and test empty when it played too few --episodes to give them an episode)")
     return records
 
 

@@ -731,6 +731,18 @@ def test_missing_files_and_foreign_splits_are_clear_errors(tmp_path, scripts, ca
     assert "predictions row" not in str(refused.value)
 
 
+def test_an_empty_split_is_refused_naming_what_to_give(tmp_path, scripts, capsys):
+    """An export of too few episodes writes its val and test empty (its note says so); scoring one said only
+    that it held no record, not what to give instead."""
+    (tmp_path / "test.jsonl").write_text("")
+    (tmp_path / "preds.jsonl").write_text('{"id": "snake-000000-00000-00-00000000", "response": "UP"}\n')
+    assert scripts.score_predictions.main([str(tmp_path / "test.jsonl"), str(tmp_path / "preds.jsonl")]) == 2
+    err = capsys.readouterr().err
+    split = tmp_path / "test.jsonl"
+    assert err.count("\n") == 1 and err.startswith(f"error: split {split} holds no task record")
+    assert "give a split with records" in err and "--episodes" in err
+
+
 def test_missing_ids_and_ids_not_in_the_split_are_named_in_their_files_order(dataset, tmp_path, scripts,
                                                                            capsys) -> None:
     # One id not in the split was all any test gave, and the split's ids were in sorted order: the JSON's
