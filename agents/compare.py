@@ -858,11 +858,11 @@ def max_tokens_hint(summary: dict[str, Any], bold: str = "") -> str:
     limit = token_limit(summary["about"].get("settings", {}))
     at = f" ({limit})" if limit is not None else ""
     short = summary.get("cut_short_of_max_tokens", 0)
-    context = (f" ({short} of them stopped with fewer tokens than that, as where the model's context is "
+    context = (f" ({short:,} of them stopped with fewer tokens than that, as where the model's context is "
                "full: those need a longer context on the server, such as vLLM's --max-model-len, "
                "llama-server's -c or Ollama's num_ctx)" if short else "")
-    answers = f"answer{'s' * (summary['decisions'] != 1)}"
-    return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']} of {summary['decisions']} {answers} "
+    answers = plural(summary["decisions"], "answer")
+    return (f"{bold}{summary['name']}: {summary['cut_at_max_tokens']:,} of {answers} "
             f"stopped at the token limit{at}{bold} (finish_reason `length`), so their move may be missing: "
             f"raise --max-tokens (reasoning models need several thousand) and re-run{context}.")
 
@@ -874,8 +874,8 @@ def failed_requests_hint(summary: dict[str, Any]) -> str:
     failed = summary["invalid_by_status"].get("error", 0)
     cache = ("answers already cached are not asked again" if summary["about"].get("cache") else
              "with --no-cache every answer is asked again")
-    requests = f"request{'s' * (summary['decisions'] != 1)}"
-    return (f"{summary['name']}: {failed} of {summary['decisions']} {requests} failed (given up after every "
+    requests = plural(summary["decisions"], "request")
+    return (f"{summary['name']}: {failed:,} of {requests} failed (given up after every "
             "retry, or refused by the server; the decision log's error field says which), so the fallback "
             "move was played and counted as invalid: if the server, not the request, failed, re-run once it "
             f"is sound ({cache}).")
@@ -885,8 +885,8 @@ def token_counts_hint(summary: dict[str, Any]) -> str:
     """Said where answers came with no token counts (no ``usage``): their 0 tokens make the tokens and the
     cost per episode look lower than they were, a cost of 0 at a given price."""
     answers = summary["decisions"] - summary["invalid_by_status"].get("error", 0)
-    return (f"{summary['name']}: {summary['answers_without_token_counts']} of {answers} "
-            f"answer{'s' * (answers != 1)} came without token counts (the server sent no usage) and count as "
+    return (f"{summary['name']}: {summary['answers_without_token_counts']:,} of {plural(answers, 'answer')} "
+            "came without token counts (the server sent no usage) and count as "
             "0 tokens, so its tokens and cost per episode are too low.")
 
 
@@ -902,7 +902,7 @@ def vlm_warnings(summary: dict[str, Any]) -> list[str]:
 def cut_text(report: dict[str, Any]) -> list[str]:
     """The report's line on the episodes the step limit cut (none: no line): their scores are where they
     stood, and a cut episode counts as not won, so a reader must not take them for ended games."""
-    cut = [f"{s['name']} {s['capped']} of {s['episodes']} episode{'s' * (s['episodes'] != 1)}"
+    cut = [f"{s['name']} {s['capped']:,} of {plural(s['episodes'], 'episode')}"
            for s in report["players"] if s["capped"]]
     if not cut:
         return []
@@ -920,7 +920,7 @@ def _markdown(report: dict[str, Any], sections: list[str]) -> str:
     lines = [f"# Depth versus breadth: {report['env']}", "",
              f"Every player played the same {played}, "
              f"env settings `{json.dumps(report['env_kwargs'])}`"
-             + (f", at most {report['max_steps']} step{'s' * (report['max_steps'] != 1)} each"
+             + (f", at most {plural(report['max_steps'], 'step')} each"
                 if report["max_steps"] else "") + ").",
              *[f"The specialist {s['name']} is the model `{s['about']['checkpoint']}` at training step "
                f"{s['about']['step']:,}." for s in summaries

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     from agents.vlm_client import ChatConfigError, cache_root, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError
+    from vlm.tasks import plural
 
     if args.env is None and args.specialist:  # the run names its game, as evaluate and the export read it
         from agents.runs import RunError, read_run_config
@@ -207,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
                     player.close()
             for s in report["players"]:  # said with stop signals ignored: the report is in place
                 rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
-                episodes = f"episode{'s' * (s['episodes'] != 1)}"
-                cut = (f", {s['capped']} of {s['episodes']} {episodes} cut at the step limit "
+                cut = (f", {s['capped']:,} of {plural(s['episodes'], 'episode')} cut at the step limit "
                        f"({scored_as_stood(s['capped'])})" if s["capped"] else "")
                 print(f"{s['name']:>28}: mean score {mean_text(s['mean_score'])}, success {rate}, "
                       f"invalid {s['invalid_rate']:.1%}, {s['decisions_per_s'] or 0:,.1f} decisions/s{cut}")

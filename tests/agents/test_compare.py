@@ -1461,6 +1461,32 @@ def test_a_count_of_one_names_its_thing_in_the_singular(scripts, tmp_path, monke
         "Cut at 1 step, still playing (scored as it stood): m 1 of 1 episode."
 
 
+def test_compare_s_counts_are_written_with_thousands_separators(scripts, tmp_path, monkeypatch, capsys):
+    # The hints, the cut lines and the report's step limit wrote "1200 of 1500 answers" and "at most 8192
+    # steps each" by hand, where the same report said "Cut at 8,192 steps" (vlm.tasks.plural).
+    import agents.compare
+    from agents.compare import _markdown, cut_text, failed_requests_hint, max_tokens_hint, token_counts_hint
+
+    vlm = {"name": "m", "kind": "vlm", "mean_score": 1.0, "success_rate": None, "invalid_rate": 1.0,
+           "decisions_per_s": None, "cut_at_max_tokens": 1200, "invalid_by_status": {"error": 1200},
+           "capped": 1200, "episodes": 1500, "decisions": 1500, "cut_short_of_max_tokens": 1100,
+           "about": {"cache": None, "settings": {"max_tokens": 8}}, "answers_without_token_counts": 1200}
+    assert max_tokens_hint(vlm).startswith("m: 1,200 of 1,500 answers stopped at the token limit (8)")
+    assert "(1,100 of them stopped with fewer tokens" in max_tokens_hint(vlm)
+    assert failed_requests_hint(vlm).startswith("m: 1,200 of 1,500 requests failed (given up")
+    untold = dict(vlm, decisions=2700)
+    assert token_counts_hint(untold).startswith("m: 1,200 of 1,500 answers came without token counts")
+    assert cut_text({"players": [vlm], "max_steps": 8192})[1] == \
+        "Cut at 8,192 steps, still playing (scored as they stood): m 1,200 of 1,500 episodes."
+    report = {"env": "snake", "env_kwargs": {}, "episodes": 1, "seeds": [5], "max_steps": 8192, "players": [],
+              "created": "now", "command": None}
+    assert "at most 8,192 steps each)." in _markdown(report, [])
+    monkeypatch.setattr(agents.compare, "compare", lambda *a, **k: {"players": [vlm]})
+    assert scripts.compare.main(["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", "--no-cache",
+                                 "--out", str(tmp_path / "out")]) == 0
+    assert ", 1,200 of 1,500 episodes cut at the step limit" in capsys.readouterr().out
+
+
 def test_the_defaults_the_readme_states_and_the_lines_printed_per_player(scripts, tmp_path, monkeypatch,
                                                                         capsys):
     # The defaults (20 episodes from seed 1000000, as evaluate and the export seed theirs; 6 worst decisions;
