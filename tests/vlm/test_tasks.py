@@ -2118,3 +2118,20 @@ def test_sokoban_an_edited_state_loads_back_with_its_score_counted_again() -> No
         game = Sokoban(1, size=6, num_boxes=2)
         game.set_state(0, e.state)
         assert game.get_state(0)["score"] == e.state["score"]
+
+
+def test_an_analysis_counting_one_thing_names_it_in_the_singular() -> None:
+    """Exported analyses said "1 apples instead of 0" (duel Snake's extra apple on a board with none) and
+    "has 1 bits set" (Pokémon's badge count): they name the count's thing as ``plural`` does."""
+    duel = task_module("snake_duel")
+    state = dict(duel_states()[0], apples=[])
+    edits = [duel._make_edit(state)(np.random.default_rng(seed)) for seed in range(20)]
+    (steps, *_) = [e.steps for e in edits if e is not None and e.kind == "extra_apple"]
+    assert steps[0].endswith(": 1 apple instead of 0."), steps
+    mod = task_module("pokemon_red")
+    rgb = np.random.default_rng(0).integers(0, 256, (144, 160, 3), dtype=np.uint8)
+    for badges, said in [(1, "has 1 bit set."), (2, "has 2 bits set.")]:
+        drafts = [d for seed in range(40)
+                  for d in mod.make_tasks(pokemon_state(rgb, badges=badges), np.random.default_rng(seed), {})
+                  if d.qa_type == "badge_count"]
+        assert drafts and all(said in d.analysis for d in drafts), drafts[:1]

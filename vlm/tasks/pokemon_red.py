@@ -23,6 +23,7 @@ from envs.gameboy.ram import LOST_BATTLE
 from envs.gameboy.roms import pokemon_title
 from vlm.prompts import Edit, MakeEdit, coordinate_draft, integer_draft, level, vision_zero_drafts, word_draft
 from vlm.record import TaskDraft
+from vlm.tasks import plural
 
 GAME = "pokemon_red"
 # The families make_tasks draws (no engine to simulate moves without the ROM): --mix is checked against it.
@@ -93,8 +94,8 @@ def _perception_task(state: dict[str, Any], rng: np.random.Generator, image: np.
     if kind == 1:
         return integer_draft("perception", "badge_count", pl, 1, [image], ctx,
                              "How many gym badges has the player earned?", state["badges"],
-                             [f"The badge byte (wObtainedBadges) has {state['badges']} bits set."], extra,
-                             noun="badges")
+                             [f"The badge byte (wObtainedBadges) has {plural(state['badges'], 'bit')} set."],
+                             extra, noun="badges")
     if kind == 2:
         return integer_draft("perception", "party_size", pl, 1, [image], ctx,
                              "How many Pokémon are in the player's party?", state["party_count"],

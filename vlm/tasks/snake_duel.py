@@ -317,8 +317,8 @@ def _make_edit(state: dict[str, Any]) -> MakeEdit:
             new = free[int(rng.integers(len(free)))]
             edited["apples"].append(list(new))
             return Edit(kind, edited, list(new), [f"The edited picture has a new apple at {cell(new)}: "
-                                                  f"{len(state['apples']) + 1} apples instead of "
-                                                  f"{len(state['apples'])}."])
+                                                  f"{plural(len(state['apples']) + 1, 'apple')} instead "
+                                                  f"of {len(state['apples']):,}."])
         p = 0 if kind == "yours_longer" else 1
         body = [tuple(c) for c in state["snakes"][p]["body"]]
         tx, ty = body[-1]
