@@ -326,7 +326,9 @@ _OTHER_COUNT = re.compile(r"(?<![\w.])(?:\d+(?:\.\d+)?|" + "|".join(w for w in _
 # alone left it credited. (The number words' order does not matter: a space or emphasis must follow one.)
 _COUNTED = (r"[*_`]{0,3}(?:-?\d+(?:\.\d+)?|" + "|".join(_NUMBER_WORDS) + r")[*_`]{0,3}"
             r"(?:\s{1,3}[^\W\d_]{1,30}){1,2}\b")
-_WORD_BEFORE = r"(?<![^\s(\[])(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
+# Where the answer's word (a subject) may start: after a space or an opening bracket, or at the start.
+_WORD_START = r"(?<![^\s(\[])"
+_WORD_BEFORE = _WORD_START + "(?:" + _COUNTED + r"|\([^()\n]{0,40}\)|\[[^\[\]\n]{0,40}\]|[^\s(\[]{1,40})"
 # Never a pronoun, which is no answer: taken back, "No it would crash" read "No would crash", no as the
 # determiner of "no idea".
 _PRONOUN = r"(?:it|this|that|they|he|she|we|you)"
@@ -416,11 +418,14 @@ _FALSE = (r"(?:(?:wrong|incorrect|false|invalid)" + _END + "(?!" + _MOVE_NOUN + 
 # walls" is UP.
 _CLAUSE_END = (r"(?=\s{0,3}(?:[^\w\s?*]|$)|\s{1,3}(?:because|since|as(?!\s{1,3}(?:it|that|this)\s{1,3}"
                r"(?:may|might|could|seems?|looks?|sounds?|appears?)\b))\b)")
-_DENIED = re.compile(_SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|"
+# Every alternative's subject is a _WORD_BEFORE, so _WORD_START is tested first (as in ``_rejected``): the
+# lookaheads before the subject then run only where one can start, not at every character (same matches).
+_DENIED = re.compile(_WORD_START + "(?:"
+                     + _SUBJECT + r"(?=" + _IS_NOT + _AT + _RIGHT + "|" + _IS + _AT + _FALSE + r")|"
                      + _CONTRACTING + r"(?=" + _CONTRACTED_IS + _AT + _FALSE + "|" + _CONTRACTED_IS_NOT + _AT
                      + _RIGHT + ")|" + _POINTED
                      + r"(?=" + _POINTER_IS_NOT + _AT + _RIGHT + "|" + _POINTER_IS + _AT + _FALSE + "|"
-                     + _MARKED + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + ")",
+                     + _MARKED + r"(?:not" + _SP + _RIGHT + "|" + _FALSE + ")" + _EM + _CLAUSE_END + "))",
                      re.IGNORECASE)
 # The same for a verdict that the move is bad ("UP is not safe", "Moving UP would be a mistake", "UP, which
 # is fatal", "UP is the wrong direction", "UP is illegal"): read as any other words, the answer rejected was
@@ -624,7 +629,8 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
     alone = bad if move else "(?!" + _DEATH_ALONE + ")" + bad
     outcome = "|" + _MARKED + "(?:" + _FATAL_NOW + "|" + _BARE_CRASH + _UNJOINED + ")" if move else ""
     bad = "(?:" + _JOINED + bad + _JOIN_END + "|" + bad + ")"  # "UP is safe and fatal"
-    return re.compile(_VERDICT_SUBJECT + r"(?=" + _DOES_AND + "(?:" + _IS + _AT + bad + "|" + _IS_NOT + _AT
+    return re.compile(_WORD_START + "(?:"
+                      + _VERDICT_SUBJECT + r"(?=" + _DOES_AND + "(?:" + _IS + _AT + bad + "|" + _IS_NOT + _AT
                       + _NOT_GOOD + ")|" + _WILL + _AT + _FATAL + "|" + _EM + _ADVERB_SP + _FATAL_NOW + r")|"
                       + _CONTRACTING + r"(?="
                       + _CONTRACTED_IS + _AT + bad + "|" + _CONTRACTED_IS_NOT + _AT + _NOT_GOOD + "|"
@@ -633,7 +639,7 @@ def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:
                       + r"(?=" + _POINTER_IS + _AT + bad + "|" + _POINTER_IS_NOT + _AT + _NOT_GOOD + "|"
                       + _POINTER_WILL + _AT + _FATAL + "|" + _POINTER + _AT + _FATAL_NOW + "|" + _MARKED
                       + "(?:" + _JOINED + r")?(?:not" + _SP + _NOT_GOOD + "|" + alone + ")" + _JOINED_AFTER
-                      + _EM + _CLAUSE_END + outcome + "|" + _CROSSED + ")", re.IGNORECASE)
+                      + _EM + _CLAUSE_END + outcome + "|" + _CROSSED + "))", re.IGNORECASE)
 
 
 # "it" is the other snake in the sentence right after one whose subject is that snake ("Blue is next to our
