@@ -362,7 +362,11 @@ _IS_NOT = (r"(?:(?:is|was)(?:" + _NOT + r"|n['’]?t)|(?:(?:would|will)(?:" + _N
 # (" - ", "—", or "--"/"---", plain text's em dash) or opening bracket ("UP, which is wrong", "UP - that's
 # not correct", "UP. That is a mistake", "UP (that would be fatal)"): it can only be the answer just named.
 # Not after yes or no, whose "that" is the question's ("Should it go UP? No, that would be a mistake" is no).
-_POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE
+# What follows it starts with a space, a mark, an emphasis or a cross (the first characters of _SEP, _POINTER
+# and _CROSSED; keep them in step): tested at once, as the word's end is backtracked through each of its
+# characters ("UP," is "UP" then ","), the lookaheads after it run only where one can start.
+_POINTED_NEXT = r"(?=[\s,;:.!?\-—=→⇒*_❌✗✘✖])"
+_POINTED = r"(?![^\w\s]{0,3}(?:yes|no|yep|yup|yeah|nope|nah)\b)" + _WORD_BEFORE + _POINTED_NEXT
 # A punctuation mark, dash, arrow or equals sign (as replies write an outcome: "UP → fatal", "UP -> dies",
 # "UP = death") or opening bracket (round or square: "UP [unsafe]") after the answer, before a pointer or a
 # verdict alone.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 import time
@@ -3559,3 +3560,16 @@ def test_a_cross_past_the_sentence_end_explained_in_brackets_takes_the_answer_ba
         assert verify(snake_reply(best, "UP, RIGHT"), down_good)["accuracy"] == 0.0, best
     assert verify(snake_reply("Go UP. ❌ Never toward the wall.", "DOWN, RIGHT"), record(SNAKE))[
         "accuracy"] == 1.0
+
+
+def test_every_mark_after_a_pointed_word_is_one_the_quick_check_lets_through() -> None:
+    """_POINTED_NEXT lets the lookaheads after a pointed word run only before a character that _SEP, _POINTER
+    or _CROSSED can start with (a speed-up): a mark added to those but not to it would silently go unread."""
+    from vlm.verify import _CROSSED, _POINTED_NEXT, _POINTER, _SEP
+    starts = re.compile("(?:" + _SEP + "|" + _POINTER + "|" + _CROSSED + ")", re.IGNORECASE)
+    allowed = re.compile(_POINTED_NEXT)
+    tails = ("", " ", " which", "which", "> ", "-> ", "- ", "-- ", "❌", "*❌", "_❌", "(", " (", "= ", ">")
+    for code in range(0x3000):
+        for tail in tails:
+            text = chr(code) + tail
+            assert not starts.match(text) or allowed.match(text), repr(text)
