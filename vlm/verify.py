@@ -164,6 +164,7 @@ and answer as JSON, from which ``verify`` rebuilds everything it needs.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -799,6 +800,9 @@ def _normalised(text: str) -> str:
     return " ".join(_strip_wrapping(text).split()).casefold()
 
 
+# Memoised: a trainer scores many samples of one prompt, and their answers repeat ("UP", "**B**"); the
+# verdict patterns are the costliest step of a call, and the result depends on the arguments alone.
+@functools.lru_cache(maxsize=4096)
 def _affirmed(text: str, asks_bad: bool = False, move: bool = False, risky: bool = True) -> str:
     """``text`` without what its negations take back (``_NEGATION``, ``_DENIED``, and ``_REJECTED`` unless
     the question ``asks_bad``, ``_REJECTED_MOVE`` where the answer is a ``move``, without "risky" unless
