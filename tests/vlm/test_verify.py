@@ -3573,3 +3573,14 @@ def test_every_mark_after_a_pointed_word_is_one_the_quick_check_lets_through() -
         for tail in tails:
             text = chr(code) + tail
             assert not starts.match(text) or allowed.match(text), repr(text)
+
+
+def test_the_quick_test_for_a_wall_finds_every_name_the_wall_side_pattern_reads() -> None:
+    """_without_wall_sides skips _WALL_SIDE where no name of _WALL_NAMES is in the text (a speed-up): a name
+    the pattern reads but the list lacks would leave "the wall on the right" naming RIGHT."""
+    from vlm.verify import _WALL_SIDE, _without_wall_sides
+    for name in ("wall", "Walls", "BOUNDARY", "border", "Edge"):
+        for side in ("on the right", "is to the LEFT", "are on our **up"):
+            text = f"UP, away from the {name} {side}"
+            assert _WALL_SIDE.search(text), text
+            assert _without_wall_sides(text) == _WALL_SIDE.sub(r"\1", text) != text, text
