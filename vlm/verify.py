@@ -458,9 +458,10 @@ _OURS_TOO = (r"[^.!?\n)\]]{0,40}?(?:" + _OURS
              r"|\b(?:so|as|nor)\s{1,3}(?:do|does|did|would|will|is|are|am|must)\s{1,3}(?:we|i|our|my|green)\b"
              r"|\band\s{1,3}(?:us|we|me|ours)\s{0,3}(?:[^\w\s]|$))")
 _WON = (r"(?:" + _OTHER_NAMED + _SP + "(?:dies|died|crashes|loses|has" + _SP + "died|(?:would|will)" + _SP
-        + "(?:die|crash|lose)|(?:(?:is|gets|got)" + _SP + ")?(?:dead|trapped|killed|eliminated))"
+        + "(?:die|crash|lose)|(?:(?:is|gets|got)" + _SP
+        + ")?(?:dead|dying|crashing|trapped|killed|eliminated))"
         + "|(?:we|you|i|green|(?:the|our)" + _SP + "(?:green" + _SP + ")?snake)" + _SP + "(?:win|wins|won)"
-        + "|(?:an?" + _SP + ")?(?:win|victory)"
+        + "|(?:(?:an?|our|my)" + _SP + ")?(?:win|victory)"
         + "|(?:(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?)?solved"
         + "|(?:the" + _SP + ")?(?:puzzle|level)" + _SP + "(?:is" + _SP + ")?(?:complete|completed|cleared))"
         + _END + _EM + r"(?=\s{0,3}(?:[^\w\s?*]|$))(?!" + _OURS_TOO + ")")

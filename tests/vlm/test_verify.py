@@ -3584,3 +3584,17 @@ def test_the_quick_test_for_a_wall_finds_every_name_the_wall_side_pattern_reads(
             text = f"UP, away from the {name} {side}"
             assert _WALL_SIDE.search(text), text
             assert _without_wall_sides(text) == _WALL_SIDE.sub(r"\1", text) != text, text
+
+
+def test_our_win_and_the_other_snake_dying_or_crashing_end_the_game_with_a_win() -> None:
+    """"UP ends the game (our win)", "(blue dying)" and "(blue crashing)" scored 0 where UP wins the duel:
+    _WON read "we win" and "blue dies" but not "our win" nor the other snake dying or crashing, though the
+    docstring listed them. Something after them still leaves the ending a loss."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP ends the game (our win)", "UP → game over (our victory)",
+                 "UP ends the game (blue dying)", "UP ends the game: blue crashing",
+                 "UP ends the game (the opponent is dying)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+    for best in ("UP ends the game (our loss)", "UP ends the game (blue dying too)",
+                 "UP ends the game (blue crashing, and we crash too)", "UP ends the game (our win?)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
