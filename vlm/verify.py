@@ -11,7 +11,7 @@
                   ("B_2", "A_B").
 - ``integer``     ``value``, ``count`` (optional, true when left out): exactly one distinct integer in the
                   answer (digits, "3.0" as 3, or a number word up to twenty; restated, "5, so the answer
-                  is 5", it is still one); "none" ("no one" too, never 1), and "no" or "not any"
+                  is 5", it is still one); "none" ("no one", "nobody" too, never 1), and "no" or "not any"
                   ("n't any", "cannot any") before a plural noun ("No badges yet", "There aren't any
                   apples"), with at most one word between (an adjective after "no", "No gym badges"; a
                   verb of seeing, having or earning before "any", "I cannot see any apples", "hasn't
@@ -189,8 +189,8 @@ _NUMBER_WORDS = {w: i for i, w in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
     "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"))}
 _NUMBER_WORDS["none"] = 0  # a count of zero ("None yet": Pokémon's badges at the start), as "zero" is
-# "No one" is nobody, never the number 1 ("No one is the spy" named player 1): read as "none".
-_NO_ONE = re.compile(r"\bno[ \t-]{1,3}one\b", re.IGNORECASE)
+# "No one" (or "nobody") is nobody, never the number 1 ("No one is the spy" named player 1): read as "none".
+_NO_ONE = re.compile(r"\b(?:no[ \t-]{1,3}one|nobody)\b", re.IGNORECASE)
 # "no" before a word on its line, read as the count 0 where that word is a plural noun, or where one word
 # comes between ("No gym badges"; ``_no_count``). The next word is looked at, not taken: "no gym no badges".
 _NO_WORD = re.compile(r"\bno[ \t]{1,3}([^\W\d_]{1,30})\b(?:(?=[ \t]{1,3}([^\W\d_]{1,30})\b))?",

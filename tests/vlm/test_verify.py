@@ -3598,3 +3598,16 @@ def test_our_win_and_the_other_snake_dying_or_crashing_end_the_game_with_a_win()
     for best in ("UP ends the game (our loss)", "UP ends the game (blue dying too)",
                  "UP ends the game (blue crashing, and we crash too)", "UP ends the game (our win?)"):
         assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
+
+
+def test_nobody_is_a_count_of_zero_as_no_one_is() -> None:
+    """"Nobody" alone scored 0 where the count is 0, while "No one" scored 1: _NO_ONE read "no one" as
+    "none" but not its one-word form. Neither is the number 1, nor a player id where the spec is no count."""
+    for answer in ("Nobody", "**nobody**", "Nobody."):
+        assert verify(wrap(answer), record({"rule": "integer", "value": 0}))["accuracy"] == 1.0, answer
+        assert verify(wrap(answer), record({"rule": "integer", "value": 1}))["accuracy"] == 0.0, answer
+        player = record({"rule": "integer", "value": 0, "count": False})
+        assert verify(wrap(answer), player)["accuracy"] == 0.0, answer
+    assert verify(wrap("Nobody, 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 1.0
+    assert verify(wrap("None or 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 0.0
+    assert verify(wrap("Nobody or 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 0.0  # 0 or 3
