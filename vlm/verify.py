@@ -383,10 +383,13 @@ _MARKED = _SEP + _EM + _ADVERB_SP
 _CROSS = "[❌✗✘✖]"
 _CROSSED = (r"(?:(?![.!?])" + _SEP + r"|(?<![.!?])[ \t]{0,3})" + _EM + _CROSS
             + r"|[.!?]\s{0,3}" + _EM + _CROSS + r"\ufe0f?" + _EM + r"[ \t]{0,3}(?:\n|$|[(\[])")
+_POINTER_VERB = "(?:is|was|would|will|won|should|must)"
 # "which" needs no mark before it ("UP which is wrong"); "that" does: "so that is", "the move that is". A dash
-# before is (was, would, will, ...) stands for "that": "UP - is fatal" as "UP - that is fatal".
-_POINTER = (r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which|(?:\s{1,3}-|\s{0,3}(?:—|-{2,3}))"
-            r"(?=\s{1,3}(?:is|was|would|will|won|should|must)))")
+# before is (was, would, will, ...) stands for "that": "UP - is fatal" as "UP - that is fatal"; an em dash
+# needs no space after it ("UP—is fatal"), and _POINTER_SP reads none there.
+_POINTER = (r"(?:" + _SEP + r"(?:which|that|this)|\s{1,3}which|\s{1,3}-(?=\s{1,3}" + _POINTER_VERB + r")"
+            r"|\s{0,3}(?:—|-{2,3})(?=\s{0,3}" + _POINTER_VERB + "))")
+_POINTER_SP = r"(?:\s{1,3}|(?<=[—-]))"
 # 'd, 'll and 's going to (gonna) are would, will and is going to, after a pointer or on the answer's word
 # ("UP'll crash", "UP's gonna be fatal"; never the possessive 's: "UP's path").
 _CONTRACTED = r"['’](?:d|ll|s" + _SP + _GOING + ")"
@@ -395,8 +398,9 @@ _CONTRACTING = r"(?!" + _PRONOUN + r"['’])" + _WORD_BEFORE
 # "UP'll be", and "UP'll not be" ("UP'd not be a good move") as "would not be" is.
 _CONTRACTED_IS = _CONTRACTED + _SP + "be"
 _CONTRACTED_IS_NOT = _CONTRACTED + _NOT + _SP + "be"
-_POINTER_IS = _POINTER + r"(?:\s{1,3}" + _IS + r"|['’]s|" + _CONTRACTED_IS + ")"
-_POINTER_IS_NOT = _POINTER + r"(?:\s{1,3}" + _IS_NOT + r"|['’]s" + _NOT + "|" + _CONTRACTED_IS_NOT + ")"
+_POINTER_IS = _POINTER + r"(?:" + _POINTER_SP + _IS + r"|['’]s|" + _CONTRACTED_IS + ")"
+_POINTER_IS_NOT = (_POINTER + r"(?:" + _POINTER_SP + _IS_NOT + r"|['’]s" + _NOT + "|" + _CONTRACTED_IS_NOT
+                   + ")")
 # The verdicts are closed word lists. A noun after one says what it is about: the move ("a bad move", "the
 # wrong direction") or the answer ("a bad answer", "not a valid option"); a bare verdict word before a move
 # noun ("DOWN is wrong move", "UP: invalid move") is one on the move.
@@ -582,7 +586,7 @@ _FATAL_NOW = _fatal("crashes|dies|collides|goes" + _OUT, "kills",
 # "UP is not going to crash" keeps UP, as "UP won't crash" does; "gonna" is "going to" ("UP is gonna crash").
 # An adverb (_ADVERB, in _AT) between them says the same: "UP would definitely crash".
 _WILL = r"(?:would|will|is" + _SP + _GOING + ")"
-_POINTER_WILL = _POINTER + r"(?:\s{1,3}" + _WILL + "|" + _CONTRACTED + ")"
+_POINTER_WILL = _POINTER + r"(?:" + _POINTER_SP + _WILL + "|" + _CONTRACTED + ")"
 # A fatal outcome alone past a mark ("UP → dies", "UP - hits the wall", "UP: crash", "UP → death", "UP (game
 # over)") is a verdict only where the answer is a move (_REJECTED_MOVE): after an option letter, a number or a
 # cell it is what the answer says happens ("B → dies", "D → game over" name Duel Snake's outcomes "Only your

@@ -3611,3 +3611,16 @@ def test_nobody_is_a_count_of_zero_as_no_one_is() -> None:
     assert verify(wrap("Nobody, 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 1.0
     assert verify(wrap("None or 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 0.0
     assert verify(wrap("Nobody or 3"), record({"rule": "integer", "value": 3}))["accuracy"] == 0.0  # 0 or 3
+
+
+def test_a_verdict_after_a_dash_without_spaces_takes_the_move_back() -> None:
+    """"UP—is fatal" scored 1 for a move the reply calls fatal, while "UP — is fatal" scored 0: the dash
+    before is (would, will, ...) stood for "that" only with a space after it. An em dash ("—", "--") needs
+    none; its verdict reads either way ("UP—is safe" keeps UP)."""
+    for best in ("UP—is fatal", "UP--is deadly", "UP—would be fatal", "UP—is not safe", "UP—will crash"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 0.0, best
+    for best in ("UP—is safe", "UP—is the best move", "UP—would keep the snake alive", "UP—is not fatal"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    assert verify(snake_reply("UP", "DOWN—is fatal, RIGHT"), record(SNAKE))["accuracy"] == 1.0
