@@ -138,8 +138,9 @@ A verdict joined by "and", "or" or "but" to one-word verdicts of the same subjec
 fatal", "UP is safe but fatal", "UP, risky and dangerous", "UP (fatal and risky)" are none; "UP is safe and
 good", "UP: not risky and not fatal", "UP is not risky or fatal", "UP is safe and death is avoided" are UP).
 So is "is" (is not) with its verdict after a verb in the present of the word, up to five words and "and"
-(``_DOES_AND``: "UP avoids the wall and is fatal" is none; "UP avoids the wall and is safe" is UP; as,
-whereas, unless, plus, besides or thus is no verb: "UP, as the alternative hits the wall and is fatal" is UP).
+or "but" (``_DOES_AND``: "UP avoids the wall and is fatal", "UP avoids the wall, but is fatal" are none;
+"UP avoids the wall and is safe" is UP; as, whereas, unless, plus, besides or thus is no verb: "UP, as the
+alternative hits the wall and is fatal" is UP).
 A verdict in emphasis, asterisks or underscores, around it or any of its words, reads as one without it ("UP
 is **wrong**", "UP is __wrong__", "UP - **wrong**", "UP is **not** safe", "UP - **dangerous** move" are none;
 "UP - **risky?** No", "UP is __right__", "UP is **not** wrong" are UP). Neither after yes or no, whose "that"
@@ -625,12 +626,13 @@ _JOINED_AFTER = "(?:" + _JOINT + "(?:not" + _SP + ")?" + _VERDICT_WORD + ")*"
 _JOIN_END = "(?=" + _EM + _CLAUSE_END + "|" + _SP + r"(?:for|to|in|on|at|here|now|there|and|or|but|so)\b)"
 
 
-# A verb in the present after the answer's word, up to five words more and "and" before "is" (is not) and its
-# verdict say it of the same subject: "UP avoids the wall and is fatal" as "UP is fatal"; "UP avoids the wall
-# and is safe" is UP. Not a conjunction ending in s, whose clause has a subject of its own: "UP, as the
-# alternative hits the wall and is fatal" is UP.
+# A verb in the present after the answer's word, up to five words more and "and" or "but" (maybe after a
+# comma) before "is" (is not) and its verdict say it of the same subject: "UP avoids the wall and is fatal"
+# ("UP avoids the wall, but is fatal") as "UP is fatal"; "UP avoids the wall and is safe" is UP. Not a
+# conjunction ending in s, whose clause has a subject of its own: "UP, as the alternative hits the wall and
+# is fatal" is UP.
 _DOES_AND = (r"(?:(?!(?:as|whereas|unless|plus|besides|thus)\b)[^\W\d_]{1,20}s(?:\s{1,3}[^\W\d_]{1,20}){0,5}"
-             r"\s{1,3}and\s{1,3})?")
+             r"(?:\s{0,3},)?\s{1,3}(?:and|but)\s{1,3})?")
 
 
 def _rejected(move: bool, risky: bool = True) -> re.Pattern[str]:

@@ -3624,3 +3624,20 @@ def test_a_verdict_after_a_dash_without_spaces_takes_the_move_back() -> None:
         assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
         assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
     assert verify(snake_reply("UP", "DOWN—is fatal, RIGHT"), record(SNAKE))["accuracy"] == 1.0
+
+
+def test_a_verdict_after_a_verb_of_the_word_and_but_or_a_comma_takes_the_move_back() -> None:
+    """"UP avoids the wall but is fatal" and "UP avoids the wall, and is fatal" scored 1 for a move the
+    reply calls fatal, where "UP avoids the wall and is fatal" scored 0: _DOES_AND read the verb's clause
+    up to "and" alone. "but", and a comma before either, join the same subject's verdict."""
+    for best in ("UP avoids the wall but is fatal", "UP avoids the wall, and is fatal",
+                 "UP avoids the wall, but is deadly", "UP moves toward the apple but is not safe"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 0.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 0.0, best
+    for best in ("UP avoids the wall but is safe", "UP avoids the wall, and is safe",
+                 "UP looks bad, but is safe", "UP avoids the wall, but is not risky",
+                 "UP, as the alternative hits the wall but is fatal"):
+        assert verify(snake_reply(best, "DOWN, RIGHT"), record(SNAKE))["accuracy"] == 1.0, best
+        assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
+    assert verify(snake_reply("UP", "DOWN avoids the wall but is fatal, RIGHT"), record(SNAKE))[
+        "accuracy"] == 1.0
