@@ -448,8 +448,9 @@ _DEATH = r"(?:(?:certain|instant|immediate)" + _SP + ")?death"
 # The other snake (Duel Snake's blue, the opponent, ...; not "other" alone: "for other reasons").
 _OTHER_SNAKE = (r"(?:(?:the|our|your|its|my)" + _SP + ")?(?:blue|opponent|enemy|rival|other" + _SP
                 + "(?:snake|one|player))" + _END)
-# Named as a subject: "blue", "the blue snake", "the opponent's snake", "the other player's snake".
-_OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player))?"
+# Named as a subject: "blue", "the blue snake", "the opponent's snake", "the other player's snake", "the blue
+# player's snake".
+_OTHER_NAMED = _OTHER_SNAKE + "(?:(?:['’]s)?" + _SP + "(?:snake|player(?:['’]s" + _SP + "snake)?))?"
 # An ending said to be a win: past a mark or because (since, as), the other snake's death or a win (ours,
 # a solved puzzle) ending its clause: "UP ends the game (blue dies)", "UP → game over (solved!)". Read as a
 # loss, Duel Snake's move that kills blue and Sokoban's last push scored 0. A closed list, and nothing may

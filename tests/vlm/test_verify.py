@@ -3641,3 +3641,17 @@ def test_a_verdict_after_a_verb_of_the_word_and_but_or_a_comma_takes_the_move_ba
         assert verify(wrap(best), record(WORD))["accuracy"] == 1.0, best
     assert verify(snake_reply("UP", "DOWN avoids the wall but is fatal, RIGHT"), record(SNAKE))[
         "accuracy"] == 1.0
+
+
+def test_the_blue_players_snake_is_the_other_snake() -> None:
+    """"UP ends the game (the blue player's snake dies)" scored 0 where UP wins the duel: _OTHER_NAMED read
+    "the blue player" and "the blue snake" but not "the blue player's snake", so the win went unread. Our
+    snake's death after it still leaves the ending a loss."""
+    duel = record({**SNAKE, "good": ["UP", "LEFT"], "fatal": ["DOWN"], "safe": ["UP", "LEFT"]})
+    for best in ("UP ends the game (the blue player's snake dies)",
+                 "UP → game over: the blue player’s snake is dead",
+                 "UP ends the game (the opponent player's snake crashes)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 1.0, best
+    for best in ("UP ends the game (the blue player's snake wins)",
+                 "UP ends the game (the blue player's snake dies, and so do we)"):
+        assert verify(snake_reply(best, "DOWN"), duel)["accuracy"] == 0.0, best
