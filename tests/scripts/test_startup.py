@@ -100,6 +100,18 @@ def test_a_script_imported_by_a_test_leaves_the_process_its_handler(scripts):
     before = signal.getsignal(signal.SIGINT)
     scripts.plot_curve  # noqa: B018 - importing it is the test
     assert signal.getsignal(signal.SIGINT) is before
+    # conftest imported agents.startup already, so the import above never ran its handler setup: a fresh
+    # process, where the script's import is agents.startup's first, tells whether it installs any.
+    script = str(ROOT / "scripts" / "plot_curve.py")
+    code = ("import importlib.util, signal, sys\n"
+            "signals = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]\n"
+            "before = [signal.getsignal(s) for s in signals], sys.stdout, sys.stderr\n"
+            f"spec = importlib.util.spec_from_file_location('plot_curve', {script!r})\n"
+            "spec.loader.exec_module(importlib.util.module_from_spec(spec))\n"
+            "assert 'agents.startup' in sys.modules\n"
+            "print(([signal.getsignal(s) for s in signals], sys.stdout, sys.stderr) == before)\n")
+    proc = _run_python(code, ROOT, preexec_fn=in_a_terminal)
+    assert (proc.returncode, proc.stdout) == (0, "True\n"), proc.stderr
 
 
 #: The import names of pyproject's extras (test, plot, gameboy, vlm) that a base install lacks.
