@@ -502,6 +502,11 @@ def test_content_parts_give_their_text_only():
     message = {"role": "assistant", "content": [{"type": "text", "text": ""}], "refusal": "I won't."}
     reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
     assert (reply.content, reply.refusal) == ("", "I won't.")
+    # Parts with neither a thinking part nor a refusal: no reasoning and no refusal (None, as for a plain
+    # string), not "" read from the parts that are not there (the decision log's "reasoning": null).
+    message = {"role": "assistant", "content": [{"type": "text", "text": "<answer>UP</answer>"}]}
+    reply = ChatClient._parse(json.dumps({"choices": [{"message": message}]}).encode(), 0.0)
+    assert (reply.content, reply.reasoning, reply.refusal) == ("<answer>UP</answer>", None, None)
 
 
 def _post_raw(server: ChatServer, raw: bytes, kind: str) -> tuple[int, dict]:
@@ -1515,6 +1520,8 @@ def test_cache_answers_repeat_questions_without_a_request(tmp_path):
         assert server.hits == 1
         assert again.cached and not first.cached
         assert (again.content, again.prompt_tokens, again.completion_tokens) == (first.content, 50, 5)
+        # The answer's own latency, kept in the entry (compare's latency figures count cached answers too).
+        assert again.latency_s == first.latency_s > 0
         other = IMG.copy()
         other[0, 0] = 1
         c.complete("q", [other])  # another image
