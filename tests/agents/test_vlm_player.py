@@ -423,6 +423,12 @@ def test_every_game_with_a_task_module_has_legal_moves_and_a_fallback():
     assert legal_moves("snake_duel", state) == ["UP", "LEFT", "RIGHT"]
     assert fallback_move("snake_duel", state) == "UP"
     assert fallback_move("sokoban", {}) == "UP" and len(legal_moves("rotation", {})) == 6
+    # Every action by its own name, as the game spells it: scoring's played_move looks the policy's action
+    # up in this list, so a Pokémon button in another case would play the fallback.
+    assert legal_moves("rotation", {}) == ["X+", "X-", "Y+", "Y-", "Z+", "Z-"]
+    assert legal_moves("sokoban", {}) == ["UP", "DOWN", "LEFT", "RIGHT"]
+    assert legal_moves("pokemon_red", {}) == ["up", "down", "left", "right", "a", "b", "start"]
+    assert fallback_move("pokemon_red", {}) == "up"
 
 
 def test_evaluate_script_plays_a_vlm_and_writes_a_video(scripts, tmp_path, capsys):
@@ -1051,3 +1057,30 @@ def test_a_vlm_evaluation_of_a_read_only_run_goes_to_out(scripts, tmp_path, caps
     result = json.loads((out / "eval-vlm-toy-vl-3b-max3.json").read_text())
     assert result["env_kwargs"]["size"] == 6 and result["episodes"] == 1
     assert sorted(p.name for p in run.iterdir()) == ["config.yaml"]
+
+
+def test_a_vlms_rerun_replaces_its_own_results_kept_under_the_host_name(tmp_path):
+    # Its results went to eval-vlm-m@h-1.json while another endpoint's held eval-vlm-m.json; those moved
+    # away, the plain name is free: a re-run still replaces its own file (README: a re-run at an endpoint
+    # replaces its own results), not a second copy under the plain name beside the stale one.
+    from agents.evaluate_cli import vlm_stem
+
+    here = Endpoint("m", "http://h:1/v1")
+    (tmp_path / "eval-vlm-m@h-1.json").write_text(json.dumps({"vlm": "m@http://h:1/v1/chat/completions"}))
+    assert vlm_stem(tmp_path, here, "") == ("eval-vlm-m@h-1", "eval-vlm-m@h-1.json held its earlier results",
+                                            False)
+    assert vlm_stem(tmp_path, here, "-max5") == ("eval-vlm-m-max5", "", True)  # capped: a name of its own
+
+
+def test_results_whose_vlm_is_no_text_name_no_endpoint_and_are_kept(tmp_path):
+    # A hand-edited or another tool's eval-vlm-m.json whose "vlm" is no MODEL@URL string names no endpoint:
+    # kept as another's (its name passes to the host's), neither replaced nor a traceback.
+    from agents import evaluate_cli as evaluate
+
+    here = Endpoint("m", "http://h:1/v1")
+    for vlm in (["m@http://h:1/v1"], {"model": "m"}, 7):
+        file = tmp_path / "eval-vlm-m.json"
+        file.write_text(json.dumps({"vlm": vlm}))
+        assert evaluate.results_endpoint(file) == ""
+        assert evaluate.vlm_stem(tmp_path, here, "") == (
+            "eval-vlm-m@h-1", "eval-vlm-m.json holds the results of another endpoint", True)
