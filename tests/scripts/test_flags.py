@@ -161,6 +161,8 @@ def test_a_key_that_begins_with_a_minus_is_not_shown_in_the_hint_to_join_it(scri
                                                                             capsys):
     # The hint for a value read as a flag printed it: "(-sk-Secret123 reads as a flag: give a value that
     # begins with - as --api-key=-sk-Secret123)", the key in a terminal or CI log.
+    from agents.cli import API_KEY_REFUSAL
+
     argv = ["--env", "snake", "--vlm", "m@http://127.0.0.1:9/v1", flag, "-sk-Secret123", "--no-cache",
             "--out", str(tmp_path)]
     with pytest.raises(SystemExit) as exc:
@@ -168,6 +170,8 @@ def test_a_key_that_begins_with_a_minus_is_not_shown_in_the_hint_to_join_it(scri
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert f"argument {flag}: expected one argument" in err and "Secret123" not in err
+    # In place of the hint, where a key goes: not on the command line at all.
+    assert f"argument {flag}: expected one argument; {API_KEY_REFUSAL}" in err, err
 
 
 def test_a_script_without_a_vlm_client_hides_a_key_like_flag_s_value_naming_no_api_key_env(scripts, capsys):
