@@ -25,14 +25,8 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from agents.cli import bar_size, decimals
 from agents.evaluation import animated_gif, replay_frames, run_episodes
 from agents.interrupts import stop_point
-from agents.runs import (
-    MILESTONES_FILE,
-    RunError,
-    atomic_write_text,
-    not_written,
-    read_json_object,
-    save_checkpoint,
-)
+from agents.outputs import atomic_write_text, not_written, read_json_object
+from agents.runs import MILESTONES_FILE, RunError, save_checkpoint
 
 _NOT_TEXT = ("stdout", "log", "json", "csv")
 

@@ -55,28 +55,24 @@ from agents.evaluation import (
 )
 from agents.interrupts import settled, uninterruptible
 from agents.machine import gpu_alloc_failed, memory_bytes, memory_refused
-from agents.preflight import memory_shortfall
-from agents.presets import policy_label
-from agents.runs import (
+from agents.outputs import (
     MadeFolders,
-    RunError,
     check_output_folder,
-    file_slug,
     folder_chain,
     folder_identity,
     made_in,
     make_again,
     make_output_folder,
     missing_folders,
-    model_file,
     not_written,
     process_running,
-    read_run_config,
-    remove_dead_compare_folders,
     remove_entry,
     remove_folders,
     temp_name,
 )
+from agents.preflight import memory_shortfall
+from agents.presets import policy_label
+from agents.runs import RunError, file_slug, model_file, read_run_config, remove_dead_compare_folders
 from agents.vlm_player import STATUSES, Decision, VLMPlayer
 from envs import game_class, make_game
 from envs.rng import seeds_from

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from agents.cli import not_utf8, safe_text
-from agents.runs import folders_made_for, given_a_file, not_written, run_hint, written_beside
+from agents.outputs import folders_made_for, not_written, written_beside
+from agents.runs import given_a_file, run_hint
 
 
 class FolderError(OSError):
@@ -127,7 +128,7 @@ def plot_curve(run: Path, out: Path, tag: str = "rollout/score_mean", title: str
                baseline: float | None = None, last: bool = False, new: bool = False) -> Path:
     """Scalar ``tag`` (by default the score) against env steps and against wall-clock minutes, side by
     side (``last``: the command's last output; ``new``: written only where no file is, see
-    ``runs.written_together``)."""
+    ``outputs.written_together``)."""
     plt = pyplot()
     steps, values, minutes = read_scalars(run, tag)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)

@@ -113,18 +113,8 @@ def evaluate(args: argparse.Namespace) -> int:
         run_episodes,
         summarize,
     )
-    from agents.runs import (
-        RunError,
-        check_output_folder,
-        folder_identity,
-        folders_made_for,
-        model_file,
-        not_written,
-        read_run_config,
-        replaced_aside,
-        saved_env_tag,
-        trained_env,
-    )
+    from agents.outputs import check_output_folder, folder_identity, folders_made_for, not_written
+    from agents.runs import RunError, model_file, read_run_config, replaced_aside, saved_env_tag, trained_env
     from agents.train import load_model
     from vlm.tasks import listed
 
@@ -353,18 +343,9 @@ def evaluate_vlm(args: argparse.Namespace) -> int:
     )
     from agents.evaluation import check_game, check_mp4_writer, eval_kwargs, summarize
     from agents.machine import out_of_memory
+    from agents.outputs import folder_chain, folder_identity, make_again, make_output_folder, remove_folders
     from agents.preflight import flag_options, game_options_given
-    from agents.runs import (
-        RUNS_DIR,
-        RunError,
-        file_slug,
-        folder_chain,
-        folder_identity,
-        make_again,
-        make_output_folder,
-        read_run_config,
-        remove_folders,
-    )
+    from agents.runs import RUNS_DIR, RunError, file_slug, read_run_config
     from agents.vlm_client import ChatConfigError, client_from_args
     from agents.vlm_player import VLMPlayer
     from vlm.tasks import TaskModuleError, plural
@@ -550,7 +531,7 @@ def results_endpoint(path: Path) -> str | None:
     names none (unreadable: kept, as another's); None where there is no file."""
     if not os.path.lexists(path):
         return None
-    from agents.runs import json_object_or_none
+    from agents.outputs import json_object_or_none
 
     vlm = (json_object_or_none(path) or {}).get("vlm")
     return vlm if isinstance(vlm, str) else ""
@@ -613,7 +594,8 @@ def write_results(summary: dict[str, Any], stem: Path, env: str, env_kwargs: dic
     (once in place, a stop is ignored); else a stop in the renames comes after them and ``placed``."""
     from agents.cli import progress_bar
     from agents.evaluation import best_episode, replay_frames, write_video
-    from agents.runs import RunError, not_written, remove_dead_eval_temps, written_together
+    from agents.outputs import not_written, written_together
+    from agents.runs import RunError, remove_dead_eval_temps
 
     remove_dead_eval_temps(stem.parent)
     files = result_files(stem)

@@ -383,7 +383,7 @@ def write_video(frames: np.ndarray, path: Path) -> None:
     """MP4 (H.264 through imageio-ffmpeg's bundled binary) or GIF, chosen by ``path``'s suffix, of uint8 RGB
     ``frames`` (frames, height, width, 3) at ``RENDER_FPS``: ffmpeg is sent their raw bytes, so another dtype
     was garbage."""
-    from agents.runs import written_beside
+    from agents.outputs import written_beside
 
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or not len(frames):
         raise ValueError(f"frames must be a uint8 array of shape (frames, height, width, 3), got "

@@ -26,6 +26,7 @@ from agents.config import (
     set_item,
 )
 from agents.interrupts import deferred_stop
+from agents.outputs import missing_folders
 from agents.preflight import (
     ENV_FLAGS,
     add_game_flags,
@@ -44,7 +45,6 @@ from agents.runs import (
     changed_game_files,
     claim_run,
     damaged_game_files,
-    missing_folders,
     new_run_dir,
     read_run_config,
     refuse_inputs_in_replaced_run,

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.runs import json_object_or_none, remove_dead_temps, written_beside
+from agents.outputs import json_object_or_none, written_beside
+from agents.runs import remove_dead_temps
 
 
 def default_cache_dir() -> Path:

@@ -122,8 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
     from agents.machine import out_of_memory
+    from agents.outputs import MadeFolders
     from agents.preflight import flag_options
-    from agents.runs import RUNS_DIR, MadeFolders
+    from agents.runs import RUNS_DIR
     from agents.vlm_client import ChatConfigError, cache_root, client_from_args
     from agents.vlm_player import VLMPlayer
     from envs.gameboy.roms import RomError

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from agents.curves import FolderError, OutputError, image_formats, plot_curve
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import check_output_file, remove_dead_temps
+    from agents.outputs import check_output_file
+    from agents.runs import remove_dead_temps
 
     out = Path(args.out)
     # splitext, not Path.suffix: "c." has the suffix "." (refused below), not none ("c..png" was written).

@@ -62,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from agents.config import check_device
     from agents.interrupts import stop_signals_interrupt
-    from agents.runs import atomic_write_text, check_output_file, not_written, remove_dead_temps
+    from agents.outputs import atomic_write_text, check_output_file, not_written
+    from agents.runs import remove_dead_temps
     from vlm.scoring import score_files
 
     unsaved = ""  # why --out was not written, if it was not
@@ -169,7 +170,7 @@ def earlier_result(path: Path) -> bool:
     """Whether ``path`` holds a result of this script, the only file ``--force`` replaces: a checkpoint
     or another command's file given as ``--out`` by mistake was replaced by the scores, and lost.
     ``ValueError`` naming ``--out`` where the system will not read it."""
-    from agents.runs import read_json_object
+    from agents.outputs import read_json_object
 
     try:
         data = read_json_object(path)

@@ -197,7 +197,7 @@ def removed_during_play(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, play: s
     a folder made again is another; or ("moved with the folder above") ``base`` is moved aside and made anew,
     as a train_ppo.py --force of a run it was in does."""
     import agents.compare
-    from agents.runs import missing_folders, remove_folders
+    from agents.outputs import missing_folders, remove_folders
 
     base = tmp_path / "base"
     base.mkdir()

@@ -54,24 +54,26 @@ from agents.cli import (
 from agents.config import check_device
 from agents.evaluation import check_fits, eval_kwargs
 from agents.interrupts import settled, stop_at_safe_points, stop_point, stop_signals_held, uninterruptible
+from agents.outputs import (
+    check_output_folder,
+    empty_folder,
+    exclusive_lock,
+    folder_identity,
+    json_object_or_none,
+    made_in,
+    missing_folders,
+    not_written,
+    process_running,
+    remove_folders,
+)
 from agents.runs import (
     CHECKPOINT_NAME,
     OS_LITTER,
     RunError,
-    check_output_folder,
-    empty_folder,
-    exclusive_lock,
     file_sha1,
-    folder_identity,
     foreign_entries,
-    json_object_or_none,
     kept_checkpoints,
-    made_in,
-    missing_folders,
     moved_aside,
-    not_written,
-    process_running,
-    remove_folders,
     replaced_aside,
     trainer,
     training_now,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.runs import written_beside
+from agents.outputs import written_beside
 from envs.png import encode_png
 
 IMAGE_DIR = "images"

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from agents.cli import progress_bar
 from agents.interrupts import settled, uninterruptible
-from agents.runs import (
+from agents.outputs import (
     check_output_folder,
     folder_temp_name,
     missing_folders,

@@ -588,7 +588,7 @@ def remembered_predictions(questions: list[TaskRecord], model: Any, env: str, en
     beside another export's store, a game of other settings) is left out, as is one the store lacks.
     ``progress``: as ``specialist_predictions``' (a replay to a Game Boy question's step takes minutes)."""
     from agents.evaluation import Actor
-    from agents.runs import json_object_or_none
+    from agents.outputs import json_object_or_none
     from envs import make_game
     from vlm.trajectories import TRAJ_DIR, state_json
 
@@ -687,7 +687,8 @@ def step_warning(questions: list[TaskRecord], env: str, specialist: Path, ckpt: 
     the engine, not the player, says which moves are good, so another step's answers score just as well."""
     from collections import Counter
 
-    from agents.runs import checkpoints, file_sha1, json_object_or_none
+    from agents.outputs import json_object_or_none
+    from agents.runs import checkpoints, file_sha1
     from vlm.trajectories import TRAJ_DIR
 
     steps = Counter(s for s in map(source_step, questions) if s is not None)

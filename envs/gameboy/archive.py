@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agents.cli import first_few
-from agents.runs import exclusive_lock, place, shared_lock
+from agents.outputs import exclusive_lock, place, shared_lock
 from envs.gameboy.roms import warn_of_file
 
 _SCHEMA = """

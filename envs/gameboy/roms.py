@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import not_a_file
-from agents.runs import file_sha1, read_json_object
+from agents.outputs import read_json_object
+from agents.runs import file_sha1
 
 README = "roms/README.md"
 TEST_CARTRIDGE = Path(__file__).resolve().parent / "cartridge" / "depthfirst_test.gb"

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.config import whole_number
-from agents.runs import (
+from agents.outputs import (
     check_name_fits,
     check_output_file,
     folders_made_for,

@@ -674,7 +674,7 @@ def test_a_failed_overwrite_leaves_the_old_report_as_it_was(scripts, tmp_path, m
         assert scripts.compare.main([*argv, "--overwrite"]) == 2
     err = capsys.readouterr().err
     assert (f"error: --out {out} could not be written (No space left on device); any file there before is "
-            "unchanged") in err  # runs.not_written's line, as every command's
+            "unchanged") in err  # outputs.not_written's line, as every command's
     assert (f"the VLM's answers are in the response cache {tmp_path / 'cache'}: free some space (or give "
             "another --out) and run the same command again, which sends no request for them") in err
     assert "Traceback" not in err
@@ -1884,7 +1884,7 @@ def test_a_report_folder_removed_as_the_report_starts_is_made_again(tmp_path, mo
     # found it missing too failed and removed it, empty: "--out ... could not be written (No such file or
     # directory)", the play's report lost.
     import agents.compare as c
-    from agents.runs import missing_folders, remove_folders
+    from agents.outputs import missing_folders, remove_folders
 
     out = tmp_path / "new" / "report"
     other_made, mkdtemp, gaps = missing_folders(out), c.tempfile.mkdtemp, []

@@ -347,7 +347,7 @@ def test_results_the_disk_cannot_take_are_named_as_every_command_names_them(tmp_
     with pytest.raises(RunError) as e:
         write_results({}, tmp_path / "eval-step5", "snake", {}, [], args)
     assert str(e.value) == (f"{tmp_path / 'eval-step5.json'} could not be written (No space left on device); "
-                            "any file there before is unchanged")  # runs.not_written's line
+                            "any file there before is unchanged")  # outputs.not_written's line
     assert list(tmp_path.iterdir()) == []
 
 

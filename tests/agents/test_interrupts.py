@@ -306,8 +306,8 @@ def test_inside_safe_points_a_signal_raises_only_at_a_stop_point(capsys):
 
 
 def test_a_safe_to_stop_block_inside_safe_points_takes_a_stop_at_once(capsys):
-    # A folder lock's wait (runs._folders_locked) inside stop_at_safe_points: the first signal only marked a
-    # stop for a stop point the wait never reached. Raised there now; one that came before, as it starts.
+    # A folder lock's wait (outputs._folders_locked) inside stop_at_safe_points: the first signal only marked
+    # a stop for a stop point the wait never reached. Raised there now; one that came before, as it starts.
     with stop_signals_interrupt(), stop_at_safe_points():
         with safe_to_stop():
             pass

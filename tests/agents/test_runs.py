@@ -1,5 +1,6 @@
-"""agents/runs.py's refusals and fallbacks that no training run reaches: called directly, with the disk's
-and the kernel's failures stood in for by monkeypatch (root, which the tests may run as, writes anywhere)."""
+"""agents/runs.py's and agents/outputs.py's refusals and fallbacks that no training run reaches: called
+directly, with the disk's and the kernel's failures stood in for by monkeypatch (root, which the tests may run
+as, writes anywhere)."""
 import errno
 import os
 import re
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agents import runs
+from agents import outputs, runs
 from tests.conftest import deny_reading, open_paths, path_method_fails
 
 
@@ -67,7 +68,7 @@ def test_another_users_process_counts_as_running(monkeypatch):
         raise PermissionError(errno.EPERM, "Operation not permitted")
 
     monkeypatch.setattr(os, "kill", not_yours)
-    assert runs.process_running(os.getpid() + 1)  # its folders are not a dead process's leftovers
+    assert outputs.process_running(os.getpid() + 1)  # its folders are not a dead process's leftovers
 
 
 @pytest.mark.parametrize(("config", "message"), [
@@ -136,13 +137,13 @@ def test_an_output_file_in_place_of_a_device_or_in_a_read_only_folder_is_refused
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     with pytest.raises(ValueError, match=r"^--out .*pipe is not a regular file; give a file name$"):
-        runs.check_output_file(fifo, "--out", force=True)
+        outputs.check_output_file(fifo, "--out", force=True)
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path else real_access(p, mode))
     with pytest.raises(ValueError, match=r"^--out .*out.json: not writable here; choose another place$"):
-        runs.check_output_file(tmp_path / "out.json", "--out", force=False)
+        outputs.check_output_file(tmp_path / "out.json", "--out", force=False)
     with pytest.raises(ValueError, match=rf"^--save-dir {tmp_path / 'a' / 'b'}: {tmp_path} is not writable"):
-        runs.check_output_folder(tmp_path / "a" / "b", "--save-dir")
+        outputs.check_output_folder(tmp_path / "a" / "b", "--save-dir")
 
 
 def _too_long(flag: str, path: Path, limit: int, extra: int) -> str:
@@ -158,13 +159,13 @@ def test_an_output_file_too_long_with_its_temp_name_is_refused_and_one_that_fits
     # A name a few bytes short of the limit passed the checks, and its temp file .<stem>.<pid>.tmp<suffix>
     # was "File name too long" once the work was done (plot_curve.py's events read, make_state.py's play).
     limit = os.pathconf(tmp_path, "PC_NAME_MAX")
-    extra = len(runs.temp_name(Path("x.json"))) - len("x.json")
+    extra = len(outputs.temp_name(Path("x.json"))) - len("x.json")
     fits = tmp_path / ("f" * (limit - extra - 5) + ".json")
     too_long = fits.with_name("g" + fits.name)
     with pytest.raises(ValueError, match=_too_long("--out", too_long, limit, extra)):
-        runs.check_output_file(too_long, "--out", force=False)
-    runs.check_output_file(fits, "--out", force=False)
-    with runs.written_beside(fits) as tmp:  # the longest name that passes is one its writer can write
+        outputs.check_output_file(too_long, "--out", force=False)
+    outputs.check_output_file(fits, "--out", force=False)
+    with outputs.written_beside(fits) as tmp:  # the longest name that passes is one its writer can write
         tmp.write_text("{}")
     assert fits.read_text() == "{}"
 
@@ -173,14 +174,14 @@ def test_an_output_folder_too_long_with_the_temp_folder_beside_it_is_refused(tmp
     # merge_exports.py builds --out in .<name>.<pid>.partial beside it, export_trajectories.py in
     # .<name>.partial: a name a few bytes short of the limit failed once the episodes were played or merged.
     limit = os.pathconf(tmp_path, "PC_NAME_MAX")
-    extra = len(runs.folder_temp_name(Path("x"))) - 1
+    extra = len(outputs.folder_temp_name(Path("x"))) - 1
     fits = tmp_path / ("f" * (limit - extra))
     too_long = fits.with_name("g" + fits.name)
     with pytest.raises(ValueError, match=_too_long("--out", too_long, limit, extra)):
-        runs.check_output_folder(too_long, "--out")
-    runs.check_output_folder(fits, "--out")
-    (tmp_path / runs.folder_temp_name(fits)).mkdir()  # the longest name that passes can be made
-    (tmp_path / runs.folder_temp_name(fits)).rename(fits)
+        outputs.check_output_folder(too_long, "--out")
+    outputs.check_output_folder(fits, "--out")
+    (tmp_path / outputs.folder_temp_name(fits)).mkdir()  # the longest name that passes can be made
+    (tmp_path / outputs.folder_temp_name(fits)).rename(fits)
     assert fits.is_dir()
 
 
@@ -193,7 +194,7 @@ def test_a_name_is_measured_in_bytes_on_the_file_system_of_the_folders_it_would_
     size = len(name.encode())
     with pytest.raises(ValueError, match=rf"^--out .*: the name is too long \({size} bytes; the file system "
                                          rf"takes {limit} at most\); give a name of at most {limit} bytes$"):
-        runs.check_output_folder(tmp_path / "new" / "deeper" / name, "--out", beside=False)
+        outputs.check_output_folder(tmp_path / "new" / "deeper" / name, "--out", beside=False)
     assert not (tmp_path / "new").exists()
 
 
@@ -301,10 +302,10 @@ def writers_temps(run: Path) -> list[str]:
     names: list[str] = []
     finals = ["config.yaml", "model.zip", runs.MILESTONES_FILE, "eval-step64-max9.json",
               "eval-step64-best.mp4", "eval-vlm-qwen2.5-vl@localhost-8000-best.gif"]
-    with pytest.raises(InterruptedError), runs.written_together([run / n for n in finals]) as tmps:
+    with pytest.raises(InterruptedError), outputs.written_together([run / n for n in finals]) as tmps:
         names += [t.name for t in tmps]
         for video in tmps[-2:]:
-            with pytest.raises(InterruptedError), runs.written_beside(video) as nested:
+            with pytest.raises(InterruptedError), outputs.written_beside(video) as nested:
                 names.append(nested.name)
                 raise InterruptedError  # nothing is written
         raise InterruptedError
@@ -895,7 +896,7 @@ def test_a_lock_without_a_process_id_is_still_refused_naming_no_process(tmp_path
     run = old_run(tmp_path / "run")
     (run / ".train.lock").write_text(held_lock)
     with open(run / ".train.lock", "a") as held:
-        runs.exclusive_lock(held)
+        outputs.exclusive_lock(held)
         with pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run folder"):
             runs.claim_run(run)
         with pytest.raises(runs.RunError, match=r": another train_ppo\.py is training into this run folder"):
@@ -907,7 +908,7 @@ def refused_while_held(run: Path, lock: str, match: str) -> None:
     holds ``lock``."""
     (run / ".train.lock").write_text(lock)
     with open(run / ".train.lock", "a") as held:
-        runs.exclusive_lock(held)
+        outputs.exclusive_lock(held)
         with pytest.raises(runs.RunError, match=match):
             runs.claim_run(run)
 
@@ -1099,7 +1100,7 @@ def test_a_claim_is_not_refused_for_a_probe_of_the_lock_in_the_same_moment(tmp_p
     # a trainer claiming it just then was refused as though another one trained there.
     run = old_run(tmp_path / "run")
     lock = runs.claim_run(run)
-    probe = runs.exclusive_lock
+    probe = outputs.exclusive_lock
     calls = []
 
     def probed_once(f):
@@ -1133,8 +1134,8 @@ def test_force_clears_a_command_txt_that_is_no_run_in_its_tb_folder(tmp_path):
 
 
 def test_no_process_runs_as_pid_0_or_as_this_one():
-    assert not runs.process_running(0)  # kill(0, 0) signals the process group, which always exists
-    assert not runs.process_running(os.getpid())
+    assert not outputs.process_running(0)  # kill(0, 0) signals the process group, which always exists
+    assert not outputs.process_running(os.getpid())
 
 
 def test_claiming_a_run_removes_only_the_temp_files_training_leaves(tmp_path, capsys):
@@ -1161,7 +1162,7 @@ def test_without_fcntl_no_lock_is_taken_and_no_temp_file_is_removed(tmp_path, mo
     run = old_run(tmp_path / "run")
     (run / ".model.123.tmp.zip").write_text("x")
     with runs.claim_run(run) as f:
-        assert not runs.exclusive_lock(f) and not runs.shared_lock(f)
+        assert not outputs.exclusive_lock(f) and not outputs.shared_lock(f)
     assert (run / ".model.123.tmp.zip").exists()
 
 
@@ -1217,16 +1218,16 @@ def test_written_together_replaces_the_target_of_a_link_removes_stale_and_temps(
     target.write_text("old")
     link.symlink_to(target)
     stale.write_text("x")
-    with runs.written_together([link], stale=[stale]) as (tmp,):
+    with outputs.written_together([link], stale=[stale]) as (tmp,):
         tmp.write_text("new")
     assert link.is_symlink() and target.read_text() == "new" and not stale.exists()
-    with pytest.raises(OSError), runs.written_beside(target) as tmp:
+    with pytest.raises(OSError), outputs.written_beside(target) as tmp:
         tmp.write_text("half")
         raise OSError("disk full")
     assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["l.json", "t.json"]
     calls = []
-    monkeypatch.setattr(runs, "settled", lambda: calls.append("settled"))
-    runs.atomic_write_text(target, "last", last=True)
+    monkeypatch.setattr(outputs, "settled", lambda: calls.append("settled"))
+    outputs.atomic_write_text(target, "last", last=True)
     assert calls == ["settled"]
 
 
@@ -1236,15 +1237,15 @@ def test_written_together_says_its_files_are_placed_before_a_stop_deferred_in_th
     # must tell that its results were written (placed) from a stop before them.
     from agents.interrupts import stop_signals_interrupt
 
-    real, placed = runs._place_all, []
+    real, placed = outputs._place_all, []
 
     def stopped_while_placing(*args):
         os.kill(os.getpid(), signal.SIGINT)  # deferred: the files are placed all the same
         real(*args)
 
-    monkeypatch.setattr(runs, "_place_all", stopped_while_placing)
+    monkeypatch.setattr(outputs, "_place_all", stopped_while_placing)
     final = tmp_path / "eval-step5.json"
-    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), runs.written_together(
+    with pytest.raises(KeyboardInterrupt), stop_signals_interrupt(), outputs.written_together(
             [final], placed=lambda: placed.append(final.read_text())) as (tmp,):
         tmp.write_text("new")
     assert placed == ["new"]
@@ -1252,18 +1253,18 @@ def test_written_together_says_its_files_are_placed_before_a_stop_deferred_in_th
 
 def test_an_output_file_refusals(tmp_path):
     with pytest.raises(ValueError, match=r"is a folder; give a file name"):
-        runs.check_output_file(tmp_path, "--out", force=True)
+        outputs.check_output_file(tmp_path, "--out", force=True)
     dangling = tmp_path / "out.json"
     dangling.symlink_to(tmp_path / "nowhere.json")
     with pytest.raises(ValueError, match=r"exists; pass --force"):
-        runs.check_output_file(dangling, "--out", force=False)
+        outputs.check_output_file(dangling, "--out", force=False)
     model = tmp_path / "model.zip"
     model.write_text("x")
     with pytest.raises(ValueError, match=r"is the model file"):
-        runs.check_output_file(model, "--out", force=True, inputs={"model": model})
-    assert runs.same_file(tmp_path / "sub" / ".." / "b", tmp_path / "b")  # neither exists yet
+        outputs.check_output_file(model, "--out", force=True, inputs={"model": model})
+    assert outputs.same_file(tmp_path / "sub" / ".." / "b", tmp_path / "b")  # neither exists yet
     os.link(model, tmp_path / "hard.zip")
-    assert runs.same_file(tmp_path / "hard.zip", model)
+    assert outputs.same_file(tmp_path / "hard.zip", model)
 
 
 def test_file_slug_has_no_dashes_at_its_ends():
@@ -1353,9 +1354,10 @@ def test_a_ctrl_c_as_a_commands_last_output_is_moved_into_place_is_ignored(tmp_p
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", stopped_while_renaming)
-    monkeypatch.setattr(runs, "settled", lambda: None)  # the test process's own stop handling stays as it was
+    # the test process's own stop handling stays as it was
+    monkeypatch.setattr(outputs, "settled", lambda: None)
     try:
-        runs.atomic_write_text(tmp_path / "out.json", "{}", last=True)
+        outputs.atomic_write_text(tmp_path / "out.json", "{}", last=True)
     except KeyboardInterrupt:
         pytest.fail("a stop signal after the last output was written said the command wrote nothing")
     assert (tmp_path / "out.json").read_text() == "{}"
@@ -1379,7 +1381,7 @@ def test_force_refuses_a_users_entry_that_only_resembles_a_writers_temp(tmp_path
 def test_json_object_is_none_for_any_file_that_holds_no_json_object(tmp_path):
     # The one reader of the files commands read back to decide (cache entries, milestones, earlier results):
     # each caught its own list of errors, and two missed json's RecursionError.
-    from agents.runs import json_object_or_none
+    from agents.outputs import json_object_or_none
 
     files = {"missing": None, "zip": b"PK\x03\x04{", "latin1": b'{"a": "\xe9"}', "list": b"[1]",
              "nested": b'{"a":' * 100_000, "cut": b'{"a": 1', "object": b'{"a": [1]}'}
@@ -1408,20 +1410,20 @@ def test_a_json_object_after_whitespace_or_a_bom_is_read_and_a_big_other_file_is
              "spaced_list": b"\n [1]", "bom_twice": b'\xef\xbb\xbf\xef\xbb\xbf{"a": 5}'}
     for name, raw in files.items():
         (tmp_path / name).write_bytes(raw)
-    assert {name: runs.read_json_object(tmp_path / name) for name in files} == {
+    assert {name: outputs.read_json_object(tmp_path / name) for name in files} == {
         "spaced": {"a": 1}, "lines": {"a": 2}, "bom": {"a": 3}, "bom_spaced": {"a": 4}, "spaced_list": None,
         "bom_twice": None}
     big = tmp_path / "big"
     big.write_bytes(b"\n  " + b"x" * 50_000_000)
     before = _bytes_read()
-    assert runs.read_json_object(big) is None and runs.json_object_or_none(big) is None
+    assert outputs.read_json_object(big) is None and outputs.json_object_or_none(big) is None
     assert _bytes_read() - before < 1_000_000
 
 
 def test_json_object_does_not_wait_on_a_fifo(tmp_path):
     # A FIFO in place of a cache entry or a meta.json: open() waited for a writer that never came, and
     # compare (or export, score_predictions) hung without a word.
-    from agents.runs import json_object_or_none
+    from agents.outputs import json_object_or_none
     from tests.conftest import without_waiting_on
 
     fifo = tmp_path / "entry.json"
@@ -1450,7 +1452,7 @@ def test_a_file_another_program_puts_at_a_new_run_dir_is_named(tmp_path, monkeyp
     # No old run was moved aside (the folder was missing): the error said "the old run is in None", or,
     # for a file made just after check_output_folder, iterdir raised a bare NotADirectoryError.
     run = tmp_path / "run"
-    check, mkdir = runs.check_output_folder, Path.mkdir
+    check, mkdir = outputs.check_output_folder, Path.mkdir
 
     def check_then_file(path, flag):
         check(path, flag)
@@ -1525,7 +1527,7 @@ def test_a_claim_waits_a_moment_for_a_probe_before_its_second_look(tmp_path, mon
     # The probe lets go during the wait: a second look at once, with no wait, found it still held.
     run = old_run(tmp_path / "run")
     probe = open(run / ".train.lock", "a")  # noqa: SIM115 - closed by the wait below
-    assert runs.exclusive_lock(probe)
+    assert outputs.exclusive_lock(probe)
     waits: list[float] = []
 
     def probe_lets_go(seconds: float) -> None:
@@ -1545,15 +1547,15 @@ def no_links(src: Path, dst: Path) -> None:
 @pytest.mark.parametrize("there", [False, True])
 def test_place_new_without_hard_links_writes_only_where_no_file_is(tmp_path, monkeypatch, there):
     # A file system without hard links: os.link fails, and a check decides.
-    monkeypatch.setattr(runs.os, "link", no_links)
+    monkeypatch.setattr(outputs.os, "link", no_links)
     final = tmp_path / "out.json"
     if there:
         final.write_text("theirs")
         with pytest.raises(FileExistsError):
-            runs.atomic_write_text(final, "mine", new=True)
+            outputs.atomic_write_text(final, "mine", new=True)
         assert final.read_text() == "theirs"
     else:
-        runs.atomic_write_text(final, "mine", new=True)
+        outputs.atomic_write_text(final, "mine", new=True)
         assert final.read_text() == "mine"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temp file left
 
@@ -1564,7 +1566,7 @@ def test_written_beside_gives_each_thread_its_own_temp_file(tmp_path):
     names: list[str] = []
 
     def write() -> None:
-        with runs.written_beside(tmp_path / "a.json") as tmp:
+        with outputs.written_beside(tmp_path / "a.json") as tmp:
             names.append(tmp.name)
             tmp.write_text("{}")
 
@@ -1581,10 +1583,10 @@ def test_written_together_new_places_none_when_one_place_is_taken(tmp_path, monk
     # The first file stayed placed when the second one's place was taken: half a set, and a retry with
     # --force needed to get the rest.
     if not links:  # a check and a rename
-        monkeypatch.setattr(runs.os, "link", no_links)
+        monkeypatch.setattr(outputs.os, "link", no_links)
     mine, theirs = tmp_path / "a.json", tmp_path / "b.mp4"
     theirs.write_text("theirs")
-    with pytest.raises(FileExistsError), runs.written_together([mine, theirs], new=True) as tmps:
+    with pytest.raises(FileExistsError), outputs.written_together([mine, theirs], new=True) as tmps:
         for tmp in tmps:
             tmp.write_text("mine")
     assert [p.name for p in tmp_path.iterdir()] == ["b.mp4"] and theirs.read_text() == "theirs"
@@ -1597,11 +1599,11 @@ def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
     files = [tmp_path / n for n in ("eval.json", "eval-best.mp4", "eval-best.gif")]
 
     def write(who: str, videos: bool) -> None:
-        with runs.written_together(files if videos else files[:1], [] if videos else files[1:]) as tmps:
+        with outputs.written_together(files if videos else files[:1], [] if videos else files[1:]) as tmps:
             for tmp in tmps:
                 tmp.write_text(who)
 
-    place, second = runs.place, threading.Thread(target=write, args=("second", video))
+    place, second = outputs.place, threading.Thread(target=write, args=("second", video))
 
     def second_writer_starts(tmp: Path, final: Path, new: bool = False) -> None:
         place(tmp, final, new)
@@ -1609,7 +1611,7 @@ def test_two_writers_of_one_set_place_it_in_turn(tmp_path, monkeypatch, video):
             second.start()  # the first writer has placed its result, not yet its videos
             second.join(timeout=0.5)  # waits for the first writer's lock, if there is one
 
-    monkeypatch.setattr(runs, "place", second_writer_starts)
+    monkeypatch.setattr(outputs, "place", second_writer_starts)
     write("first", True)
     second.join()
     assert [f.read_text() for f in files if f.exists()] == ["second"] * (3 if video else 1)
@@ -1632,7 +1634,7 @@ def test_a_stop_while_another_writer_holds_the_folder_ends_the_wait_and_places_n
 
     code = ("import contextlib, sys; from pathlib import Path\n"
             "from agents.interrupts import stop_at_safe_points, stop_signals_interrupt\n"
-            "from agents.runs import written_together\n"
+            "from agents.outputs import written_together\n"
             "files = [Path(sys.argv[1], n) for n in ('eval.json', 'eval-best.mp4')]\n"
             "polled = stop_at_safe_points() if sys.argv[3] == '1' else contextlib.nullcontext()\n"
             "written = written_together(files, last=sys.argv[2] == '1')\n"
@@ -1669,7 +1671,7 @@ def test_a_set_is_placed_where_its_folder_cannot_be_locked(tmp_path, monkeypatch
     flock_as_on_nfs(monkeypatch)
     files, stale = [tmp_path / "eval.json", tmp_path / "eval-best.mp4"], tmp_path / "eval-best.gif"
     stale.write_text("old")
-    with runs.written_together(files, [stale]) as tmps:
+    with outputs.written_together(files, [stale]) as tmps:
         for tmp in tmps:
             tmp.write_text("new")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-best.mp4", "eval.json"]
@@ -1678,9 +1680,9 @@ def test_a_set_is_placed_where_its_folder_cannot_be_locked(tmp_path, monkeypatch
 
 def test_place_new_without_hard_links_keeps_a_dangling_link_made_there_meanwhile(tmp_path, monkeypatch):
     # A link is an entry as a file is, though it points nowhere: not replaced, as os.link would not.
-    monkeypatch.setattr(runs.os, "link", no_links)
+    monkeypatch.setattr(outputs.os, "link", no_links)
     final = tmp_path / "out.json"
-    with pytest.raises(FileExistsError), runs.written_together([final], new=True) as (tmp,):
+    with pytest.raises(FileExistsError), outputs.written_together([final], new=True) as (tmp,):
         tmp.write_text("mine")
         final.symlink_to(tmp_path / "nowhere")  # another command's, made while this one worked
     assert final.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
@@ -1695,8 +1697,8 @@ def test_place_new_leaves_a_file_another_writer_put_there_just_after_the_link(tm
         (tmp_path / "theirs").write_text("theirs")
         os.replace(tmp_path / "theirs", dst)
 
-    monkeypatch.setattr(runs.os, "link", then_replaced)
-    runs.atomic_write_text(final, "mine", new=True)
+    monkeypatch.setattr(outputs.os, "link", then_replaced)
+    outputs.atomic_write_text(final, "mine", new=True)
     assert final.read_text() == "theirs" and [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
@@ -1730,7 +1732,7 @@ def test_the_run_force_moved_aside_is_found_under_a_name_glob_would_read_as_a_pa
     (tmp_path / ".run1.replaced").mkdir()
     aside = tmp_path / ".run[1].replaced"
     aside.mkdir()
-    identity = runs.folder_identity(aside)
+    identity = outputs.folder_identity(aside)
     assert runs.moved_aside(tmp_path / "run[1]", identity) == aside
 
 
@@ -1740,7 +1742,7 @@ def test_the_run_force_moved_aside_is_found_beside_the_run_a_link_to_it_names(tm
     aside = tmp_path / "store" / ".run.replaced"
     aside.mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "store" / "run")
-    found = runs.moved_aside(tmp_path / "link", runs.folder_identity(aside))
+    found = runs.moved_aside(tmp_path / "link", outputs.folder_identity(aside))
     assert found is not None and os.path.samefile(found, aside)
 
 
@@ -1753,7 +1755,7 @@ def test_made_folders_are_removed_where_their_run_went_and_the_handle_is_closed(
     run, aside = tmp_path / "run", tmp_path / ".run.replaced"
     (run / "a" / "compare-1").mkdir(parents=True)
     monkeypatch.chdir(run)  # "." is the old run once it moves: the names are read as the output started
-    made = runs.MadeFolders([Path("a/compare-1"), run / "a"])  # missing_folders' list, innermost first
+    made = outputs.MadeFolders([Path("a/compare-1"), run / "a"])  # missing_folders' list, innermost first
     assert os.path.realpath(run) in open_paths()
     run.rename(aside)
     (run / "a" / "compare-1").mkdir(parents=True)
@@ -1780,8 +1782,8 @@ def test_made_folders_holding_something_stay_and_the_empty_ones_go(tmp_path, mon
     marks = [out.with_name(".compare-1.123.tmp"), kept.with_name(".compare-2.123.tmp")]
     for mark in marks:
         mark.touch()
-    made = runs.MadeFolders([out, out.parent, out.parent.parent], marks[:1])
-    other = runs.MadeFolders([kept, kept.parent], marks[1:])
+    made = outputs.MadeFolders([out, out.parent, out.parent.parent], marks[:1])
+    other = outputs.MadeFolders([kept, kept.parent], marks[1:])
     assert (made.handle is not None) is dir_fd
     try:
         made.remove()
@@ -1802,14 +1804,14 @@ def test_made_in_makes_again_only_the_folder_another_output_removed(tmp_path):
     def removed(times: int) -> str:
         calls.append(folder.is_dir())
         if len(calls) <= times:
-            runs.remove_folders([folder, folder.parent])  # the failed output's cleanup
+            outputs.remove_folders([folder, folder.parent])  # the failed output's cleanup
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(folder / "entry"))
         return "made"
 
-    assert runs.made_in(folder, lambda: removed(2)) == "made" and calls == [True] * 3
+    assert outputs.made_in(folder, lambda: removed(2)) == "made" and calls == [True] * 3
     calls.clear()
     with pytest.raises(FileNotFoundError):
-        runs.made_in(folder, lambda: removed(5), tries=3)
+        outputs.made_in(folder, lambda: removed(5), tries=3)
     assert calls == [True] * 3 and not (tmp_path / "new").exists()
 
     def input_missing() -> None:
@@ -1818,7 +1820,7 @@ def test_made_in_makes_again_only_the_folder_another_output_removed(tmp_path):
 
     calls.clear()
     with pytest.raises(FileNotFoundError):
-        runs.made_in(folder, input_missing)
+        outputs.made_in(folder, input_missing)
     assert calls == [True]
 
 
@@ -1833,11 +1835,11 @@ def test_an_output_folders_new_parent_removed_as_it_is_made_is_made_again(tmp_pa
     def other_failed_in_the_gap(path, *args, **kwargs):
         if Path(path) == out and parent.is_dir() and not gaps:
             gaps.append(True)
-            runs.remove_folders([parent / "a", parent])  # the failed one's cleanup
+            outputs.remove_folders([parent / "a", parent])  # the failed one's cleanup
         return mkdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "mkdir", other_failed_in_the_gap)
-    assert runs.make_output_folder(out, "--out") == [out, parent]
+    assert outputs.make_output_folder(out, "--out") == [out, parent]
     assert gaps and out.is_dir()
 
 
@@ -1845,16 +1847,16 @@ def test_make_again_makes_only_an_output_folder_gone_under_the_same_folder(tmp_p
     base = tmp_path / "base"
     out = base / "new" / "out"
     out.mkdir(parents=True)
-    chain = runs.folder_chain(out)
-    assert not runs.make_again(out, chain)  # still there: not made again
-    runs.remove_folders([out, out.parent])  # another output's cleanup, this one's folders empty
-    assert runs.make_again(out, chain) and out.is_dir()
-    chain = runs.folder_chain(out)
+    chain = outputs.folder_chain(out)
+    assert not outputs.make_again(out, chain)  # still there: not made again
+    outputs.remove_folders([out, out.parent])  # another output's cleanup, this one's folders empty
+    assert outputs.make_again(out, chain) and out.is_dir()
+    chain = outputs.folder_chain(out)
     base.rename(tmp_path / ".base.replaced")  # a train_ppo.py --force moving the run aside...
     base.mkdir()  # ...and making the new one: the output is not for it
-    assert not runs.make_again(out, chain) and list(base.iterdir()) == []
+    assert not outputs.make_again(out, chain) and list(base.iterdir()) == []
     out.mkdir(parents=True)  # another output's folder at that name now
-    assert not runs.make_again(out, chain)
+    assert not outputs.make_again(out, chain)
 
 
 def test_a_run_killed_before_its_first_checkpoint_is_not_told_to_resume(tmp_path):
@@ -1916,8 +1918,8 @@ def test_make_again_says_no_where_the_folder_cannot_be_made_and_takes_a_relative
     monkeypatch.chdir(tmp_path)
     out = Path("base") / "out"
     out.mkdir(parents=True)
-    chain = runs.folder_chain(out)
-    assert chain == runs.folder_chain(tmp_path / out)
+    chain = outputs.folder_chain(out)
+    assert chain == outputs.folder_chain(tmp_path / out)
     out.rmdir()
 
     def full(self, *args, **kwargs):
@@ -1925,8 +1927,8 @@ def test_make_again_says_no_where_the_folder_cannot_be_made_and_takes_a_relative
 
     with monkeypatch.context() as m:
         m.setattr(Path, "mkdir", full)
-        assert not runs.make_again(out, chain)
-    assert runs.make_again(out, chain) and out.is_dir()
+        assert not outputs.make_again(out, chain)
+    assert outputs.make_again(out, chain) and out.is_dir()
 
 
 def test_a_run_killed_during_its_first_save_is_not_told_to_resume(tmp_path):
@@ -2013,7 +2015,7 @@ def test_a_game_files_record_that_cannot_be_opened_is_said_so_not_called_no_json
     assert runs.damaged_game_files(run) == (
         f"{record} (the record of the ROM and start state the run started from) cannot be read "
         f"({os.strerror(code)}), so they cannot be checked against it")
-    assert runs.json_object_or_none(record) is None  # for the readers that take an unreadable file as none
+    assert outputs.json_object_or_none(record) is None  # for the readers that take an unreadable file as none
 
 
 def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
@@ -2031,7 +2033,7 @@ def test_game_files_are_recorded_only_for_options_naming_a_file(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     runs.write_run_files(run, {"env": "x", "env_kwargs": {"rom": str(rom), "state": str(state)}}, "t")
-    assert runs.json_object_or_none(run / runs.GAME_FILES) == {
+    assert outputs.json_object_or_none(run / runs.GAME_FILES) == {
         "rom": {"path": str(rom), "sha1": runs.file_sha1(rom)},
         "state": {"path": str(state), "sha1": runs.file_sha1(state)}}
 
@@ -2214,8 +2216,8 @@ def test_a_folder_given_as_a_json_file_raises_its_os_error(tmp_path):
     # whose milestones.json is a folder started its bests again, and a ROM record that is one was called
     # "not a JSON object". json_object, which tells none apart, still gives None.
     with pytest.raises(IsADirectoryError):
-        runs.read_json_object(tmp_path)
-    assert runs.json_object_or_none(tmp_path) is None
+        outputs.read_json_object(tmp_path)
+    assert outputs.json_object_or_none(tmp_path) is None
 
 
 def test_only_a_comparisons_exact_mark_names_its_folder_dead(tmp_path, capsys):
@@ -2245,7 +2247,7 @@ def test_an_entry_removed_is_a_folder_whole_and_a_link_or_file_itself(tmp_path):
     (folder / "file.txt").write_text("ours")
     (folder / "link").symlink_to(target)
     for name in ("sub", "file.txt", "link"):
-        runs.remove_entry(folder / name)
+        outputs.remove_entry(folder / name)
     assert list(folder.iterdir()) == [] and (target / "a.txt").read_text() == "theirs"
 
 

@@ -604,15 +604,15 @@ def test_several_checkpoints_stopped_after_the_first_keep_its_results_and_say_so
     if stop == "damaged":
         second.write_bytes(first.read_bytes()[:100])  # a copy cut short: a zip's start, and no model
     elif stop == "ctrl-c in the renames":
-        import agents.runs
+        import agents.outputs
 
-        real_place = agents.runs._place_all
+        real_place = agents.outputs._place_all
 
         def stopped_placing(*args):
             os.kill(os.getpid(), signal.SIGINT)
             real_place(*args)
 
-        monkeypatch.setattr(agents.runs, "_place_all", stopped_placing)
+        monkeypatch.setattr(agents.outputs, "_place_all", stopped_placing)
     else:
         real, plays = agents.evaluation.run_episodes, []
 
@@ -2709,7 +2709,7 @@ def test_file_slug_makes_a_model_name_one_safe_part_of_a_file_name():
 
 def test_an_output_file_that_is_a_dangling_link_counts_as_existing(tmp_path):
     # Without --force the link's target would be made, the link left pointing at the new file.
-    from agents.runs import check_output_file
+    from agents.outputs import check_output_file
 
     link = tmp_path / "scores.json"
     link.symlink_to(tmp_path / "gone" / "scores.json")
@@ -2749,7 +2749,7 @@ def test_claiming_a_run_removes_only_the_temp_files_its_own_writers_leave(tmp_pa
 
 def test_process_running_is_false_for_this_process_and_pids_no_process_has():
     # A leftover lock folder named by this process's pid (reused after a kill) must not count as live.
-    from agents.runs import process_running
+    from agents.outputs import process_running
 
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -4548,7 +4548,8 @@ def test_output_names_are_short_safe_slugs_and_a_hard_link_to_an_input_is_that_i
     """file_slug names evaluate's and compare's files after a model or player: at most 60 characters of
     letters, digits, '.', '_' and '-' (a long local model path made a name past the 255 bytes a file name
     may hold). check_output_file refuses an output that is one of the inputs, a hard link to it too."""
-    from agents.runs import check_output_file, file_slug, same_file
+    from agents.outputs import check_output_file, same_file
+    from agents.runs import file_slug
 
     assert file_slug("Qwen/Qwen2.5-VL-7B Instruct", "vlm") == "Qwen-Qwen2.5-VL-7B-Instruct"
     long = file_slug("/models/" + "finetuned-" * 40 + "final", "vlm")
@@ -5636,7 +5637,7 @@ def test_a_ctrl_c_in_a_checkpoints_video_prints_its_figures_only_once_written(tr
 def test_a_first_checkpoint_that_fails_among_several_names_no_results_written(trained, scripts, tmp_path,
                                                                               capsys, monkeypatch, fails):
     # Nothing in place yet: the error is the one a single checkpoint gets, with no "results written for 0".
-    import agents.runs
+    import agents.outputs
 
     run = tmp_path / "run"
     first, second = trained_copy(trained, run)
@@ -5646,7 +5647,7 @@ def test_a_first_checkpoint_that_fails_among_several_names_no_results_written(tr
         def refused(*args):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(agents.runs, "_place_all", refused)
+        monkeypatch.setattr(agents.outputs, "_place_all", refused)
     assert scripts.evaluate.main([str(run), "--checkpoint", str(first), str(second), "--episodes", "2",
                                   "--no-video", "--no-progress"]) == 2
     err = capsys.readouterr().err

@@ -578,10 +578,10 @@ def test_two_endpoints_evaluated_at_once_never_share_a_results_name(scripts, tmp
     import sys
     from urllib.parse import urlsplit
 
-    import agents.runs
+    import agents.outputs
     from tests.conftest import ROOT
 
-    out, folders_locked = tmp_path / "vlm", agents.runs._folders_locked
+    out, folders_locked = tmp_path / "vlm", agents.outputs._folders_locked
     with ChatServer(default=lambda body: good(best_worst("DOWN"))) as a, \
             ChatServer(default=lambda body: good("no move named")) as b:
         def argv(server):
@@ -595,7 +595,7 @@ def test_two_endpoints_evaluated_at_once_never_share_a_results_name(scripts, tmp
                                capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
             return folders_locked(folders)
 
-        monkeypatch.setattr(agents.runs, "_folders_locked", second_in_the_gap)
+        monkeypatch.setattr(agents.outputs, "_folders_locked", second_in_the_gap)
         assert scripts.evaluate.main(argv(a)) == 0
     host_a = urlsplit(a.url).netloc.replace(":", "-")
     owners = {p.name: json.loads(p.read_text())["vlm"] for p in out.glob("*.json")}

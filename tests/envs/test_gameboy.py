@@ -1857,7 +1857,7 @@ def test_a_state_name_too_long_for_its_rom_record_beside_it_is_refused_naming_ou
     # A name the file system takes, but not with ".json" after it: "error: [Errno 36] File name too long:
     # '...json'", no flag named (check_output_file's stat of the record).
     from agents.cli import shown_path
-    from agents.runs import temp_name
+    from agents.outputs import temp_name
 
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("wait 10\n")
@@ -2527,17 +2527,17 @@ def test_make_state_does_not_replace_a_link_made_meanwhile(tmp_path: Path) -> No
 def test_make_state_does_not_replace_a_state_written_as_it_renames(tmp_path: Path, monkeypatch, force: bool
                                                                     ) -> None:
     # Its check that --out is still free came before the rename: a state written between the two was replaced.
-    from agents import runs
+    from agents import outputs
     from envs.gameboy import scripting
 
-    out, place = tmp_path / "start.state", runs.place
+    out, place = tmp_path / "start.state", outputs.place
 
     def other_run_writes_first(tmp: Path, final: Path, new: bool = False) -> None:
         if final == out:
             final.write_bytes(b"the other run's state")
         place(tmp, final, new)
 
-    monkeypatch.setattr(runs, "place", other_run_writes_first)
+    monkeypatch.setattr(outputs, "place", other_run_writes_first)
     with pytest.raises(FileExistsError, match="appeared while playing; pass --force") if not force else (
             contextlib.nullcontext()):
         scripting._write_state(out, b"mine", "--out", force, TEST_CARTRIDGE.read_bytes())
@@ -2550,14 +2550,14 @@ def test_a_state_whose_record_cannot_be_placed_leaves_the_old_state_and_record(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The state was renamed into place first: a record whose rename then failed (a full folder: ENOSPC)
     # left the new state beside the old one's record, said "any file there before is unchanged".
-    from agents import runs
+    from agents import outputs
 
     inputs, out, record = tmp_path / "inputs.txt", tmp_path / "start.state", tmp_path / "start.state.json"
     inputs.write_text("wait 10\n")
     make_state(TEST_CARTRIDGE, inputs, out)
     before = {p: p.read_bytes() for p in (out, record)}
     inputs.write_text("wait 20\n")  # another state
-    place = runs.place
+    place = outputs.place
 
     failing = record
 
@@ -2566,7 +2566,7 @@ def test_a_state_whose_record_cannot_be_placed_leaves_the_old_state_and_record(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(final))
         place(tmp, final, new)
 
-    monkeypatch.setattr(runs, "place", full)
+    monkeypatch.setattr(outputs, "place", full)
     with pytest.raises(OSError) as refused:
         make_state(TEST_CARTRIDGE, inputs, out, force=True)
     assert str(refused.value) == (f"--out {out} could not be written (No space left on device: {record}); "

@@ -1992,7 +1992,7 @@ def test_a_full_disk_during_an_overwrite_is_one_clear_error_and_keeps_the_old_ex
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert (f"error: --out {out} could not be written (No space left on device); any file there before is "
-            "unchanged") in err  # runs.not_written's line, as every command's
+            "unchanged") in err  # outputs.not_written's line, as every command's
     assert digest_tree(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 
 
@@ -2195,7 +2195,7 @@ def test_an_export_whose_new_parent_another_failed_export_removed_makes_it_again
     the one that failed removed it (the folders made for it) just after the other had made it, and the other
     then said "--out new/b could not be written (No such file or directory)"."""
     import vlm.export
-    from agents.runs import missing_folders, remove_folders
+    from agents.outputs import missing_folders, remove_folders
 
     parent = tmp_path / "new"
     other_made = missing_folders(parent / "a")  # the failing export's, found as this one's was
@@ -2569,14 +2569,14 @@ def test_an_empty_out_folder_is_used_without_overwrite(run, tmp_path, capsys):
 
 def test_image_store_leaves_the_signal_handlers_of_an_export_worker_alone(tmp_path, monkeypatch):
     """A worker ignores SIGINT (its export stops it): a write that set a handler made a Ctrl-C raise in it."""
-    from agents import runs
+    from agents import outputs
     from vlm.imagestore import ImageStore
 
     def handler_set(*args: object) -> None:
         raise AssertionError("a signal handler was set")
 
-    monkeypatch.setattr(runs, "deferred_stop", handler_set)
-    monkeypatch.setattr(runs, "uninterruptible", handler_set)
+    monkeypatch.setattr(outputs, "deferred_stop", handler_set)
+    monkeypatch.setattr(outputs, "uninterruptible", handler_set)
     rel = ImageStore(tmp_path).put(np.zeros((4, 4, 3), dtype=np.uint8))
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [rel]
 
@@ -3093,7 +3093,7 @@ def test_another_games_export_at_out_is_named_with_how_games_go_together(tmp_pat
         "choose another folder, or pass --overwrite to replace that export")
     assert ex._out_problem(other, overwrite=True, env="snake") is None
     # A meta.json that names no game: an export, as before. Nested past the parser's depth too: it was a
-    # RecursionError traceback (the check read it on its own, not with agents.runs.json_object_or_none).
+    # RecursionError traceback (the check read it on its own, not with agents.outputs.json_object_or_none).
     for meta in ("[]", json.dumps({"env": 5}), "[" * 100_000, '{"env": ' + "[" * 100_000):
         (other / META).write_text(meta)
         assert ex._out_problem(other, overwrite=False, env="snake").endswith(

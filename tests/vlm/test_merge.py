@@ -696,7 +696,7 @@ def test_a_killed_merges_hidden_folder_is_removed_by_the_next(snakes, tmp_path, 
 
 def test_the_hidden_folders_of_an_export_and_of_a_running_merge_beside_out_are_left_alone(snakes, tmp_path,
                                                                                           capsys):
-    """Hand mutants lived: the merge's hidden folder named without its pid (agents.runs.folder_temp_name)
+    """Hand mutants lived: the merge's hidden folder named without its pid (agents.outputs.folder_temp_name)
     was an export's .<out>.partial, which the merge then failed to make and removed, the export's work
     gone; and a hidden folder of a merge whose process runs removed as a killed one's."""
     from vlm.trajectories import OWNER

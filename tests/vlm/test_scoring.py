@@ -900,15 +900,15 @@ def test_a_signal_just_after_the_scores_are_written_does_not_say_nothing_was_wri
     """A Ctrl-C in the moment after --out was renamed into place printed "interrupted: nothing written"."""
     import signal
 
-    import agents.runs
+    import agents.outputs
 
-    write = agents.runs.atomic_write_text
+    write = agents.outputs.atomic_write_text
 
     def then_a_signal(*args, **kwargs):
         write(*args, **kwargs)
         signal.raise_signal(signal.SIGINT)
 
-    monkeypatch.setattr(agents.runs, "atomic_write_text", then_a_signal)
+    monkeypatch.setattr(agents.outputs, "atomic_write_text", then_a_signal)
     out = tmp_path / "scores.json"
     assert scripts.score_predictions.main([str(dataset[1]), str(predictions[0]), "--out", str(out)]) == 0
     assert "nothing written" not in capsys.readouterr().err and json.loads(out.read_text())["records"]

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from agents.cli import path_arg, run_script, script_parser
-from agents.runs import check_output_file, not_written, same_file, written_beside
+from agents.outputs import check_output_file, not_written, same_file, written_beside
 from envs.gameboy.cartridge import layout
 
 HERE = Path(__file__).resolve().parent
