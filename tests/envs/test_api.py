@@ -1242,3 +1242,25 @@ def test_a_key_a_game_built_on_a_built_in_one_adds_is_refused_saying_where_to_li
     snake.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
     with pytest.raises(ValueError, match=r"\(game, .*\): fix its name, or remove it$"):
         snake.set_state(0, {**snake.get_state(0), "poison": 3})
+
+
+def test_unknown_state_keys_name_the_first_and_the_class_whose_list_is_inherited() -> None:
+    # Hand mutation pass on check_unknown_keys: naming the last unknown key instead of the first, or the
+    # class's direct base instead of the one that defines the list, passed every test (one unknown key,
+    # games one level below Snake).
+    from envs.snake import Snake
+
+    class Poison(Snake):
+        name = "poison"
+
+    class Venom(Poison):
+        name = "venom"
+
+    game = Venom(1, size=6)
+    game.reset(np.zeros(1, dtype=np.int64), np.array([3], dtype=np.uint64))
+    state = game.get_state(0)
+    with pytest.raises(ValueError, match=r"^state holds 'fang', no key of a venom state \(game, .*\): fix "
+                                         r"its name, or remove it; if Venom's get_state writes it, list it "
+                                         r"in Venom.STATE_OPTIONAL_KEYS \(it inherits Snake's\)$"):
+        game.set_state(0, {**state, "fang": 1, "bite": 2})
+    assert game.get_state(0) == state
