@@ -741,3 +741,14 @@ def test_checked_path_refuses_a_repeated_cell_and_a_two_cell_snake_heading_off_i
     with pytest.raises(ValueError, match=r"snake 1 \[\[2, 1\], \[1, 1\], \[1, 1\]\] has \[1, 1\] next to "
                                          r"\[1, 1\]: each cell must be one step"):
         checked_path("snake 1", [[2, 1], [1, 1], [1, 1]], "RIGHT")
+
+
+def test_set_state_refuses_a_done_state_one_step_short_of_starvation():
+    # Hand mutation pass: refusing only below starvation - 1 passed every test (they used 2 of 5), so a done
+    # state one step short of starving, with no crash, was taken as an episode that nothing ended.
+    g = game_with([[0, 2], [1, 2], [2, 2]], apple=[0, 5], direction="LEFT", hunger=2, starvation=5)
+    state = g.get_state(0)
+    error = r"^state is done with crash null, steps_since_apple 4 of starvation 5 and 3 of 36 cells"
+    with pytest.raises(ValueError, match=error):
+        g.set_state(0, {**state, "step": 5, "steps_since_apple": 4, "done": True})
+    assert g.get_state(0) == state
