@@ -621,3 +621,15 @@ def test_a_hang_up_leaves_output_to_a_file_or_a_pipe_as_it_is(tmp_path):
         proc = subprocess.run([sys.executable, "-c", code], stdout=log, stderr=subprocess.PIPE, text=True,
                               env=_with_root(), timeout=60)
     assert (proc.returncode, (tmp_path / "log").read_text(), proc.stderr) == (0, "out\n", "err\n")
+
+
+@pytest.mark.parametrize("argv", [*([f"-{flag}c", "-1", "-m", BUILD] for flag in "bBdEiIOPqRsStuvx"),
+                                  ["-uBc", "-1", "-m", BUILD], ["-cimport sys\nprint(1)", "-m", BUILD]])
+def test_python_c_after_any_flags_or_with_code_of_lines_is_no_python_m(monkeypatch, argv):
+    # Hand mutation pass on COMMAND_OPTION: dropping a flag letter (u) from it, taking one flag at most
+    # before c (-uBc), or its DOTALL (code of two lines joined to -c) passed every test, each reading the
+    # user's python -c as python -m of the build.
+    import agents.startup
+
+    monkeypatch.setattr(sys, "orig_argv", [sys.executable, *argv])
+    assert agents.startup._module_program() is False
