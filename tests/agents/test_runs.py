@@ -2260,3 +2260,30 @@ def test_a_folder_named_model_zip_is_no_saved_model_to_resume(tmp_path):
     (run / "model.zip").rmdir()
     (run / "model.zip").write_bytes(b"PK")
     assert runs.has_saved_model(run)
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").is_file(), reason="counts the bytes read in /proc/self/io")
+def test_a_file_of_whitespace_alone_is_no_json_object_read_once(tmp_path):
+    # Hand mutation pass on read_json_object: _starts_an_object saying yes to a file that ends in whitespace
+    # passed every test (json.load then finds no object), yet json.load read it all again, whole in memory.
+    blank = tmp_path / "blank.json"
+    blank.write_bytes(b"\xef\xbb\xbf" + b" \n" * 2_500_000)
+    before = _bytes_read()
+    assert runs.read_json_object(blank) is None
+    assert _bytes_read() - before < 6_000_000  # once: 5 MB
+
+
+def test_a_deleted_step_0_checkpoint_names_those_the_run_keeps(tmp_path, monkeypatch):
+    # Hand mutation pass on checkpoint_step's callers: _pruned_note testing 'not step' for 'step is None'
+    # passed every test, so step_0.zip (a step like any: test_step_0_is_a_checkpoint) got no note.
+    run = old_run(tmp_path / "run1")
+    (run / "checkpoints").mkdir()
+    for step in (16, 24, 32):
+        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
+    monkeypatch.chdir(tmp_path)
+    kept = "run1/checkpoints/step_16.zip, run1/checkpoints/step_24.zip and run1/checkpoints/step_32.zip"
+    with pytest.raises(runs.RunError) as missing:
+        runs.model_file(Path("run1"), "run1/checkpoints/step_0.zip", "")
+    assert str(missing.value) == ("--checkpoint run1/checkpoints/step_0.zip: no such file (training keeps a "
+                                  "run's newest 3 checkpoints, deleting older ones as it saves; run1 holds "
+                                  f"{kept})")
