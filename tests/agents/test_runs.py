@@ -2287,3 +2287,14 @@ def test_a_deleted_step_0_checkpoint_names_those_the_run_keeps(tmp_path, monkeyp
     assert str(missing.value) == ("--checkpoint run1/checkpoints/step_0.zip: no such file (training keeps a "
                                   "run's newest 3 checkpoints, deleting older ones as it saves; run1 holds "
                                   f"{kept})")
+
+
+def test_a_run_config_whose_env_is_no_name_is_refused_naming_it(tmp_path):
+    # Hand mutation pass on _check_env: dropping its isinstance(str) check passed every test, though an env
+    # written as a list or mapping (env: [snake]) then raised "unhashable type" from the GAMES lookup.
+    run = old_run(tmp_path / "run")
+    for env in ("[snake]", "{name: snake}"):
+        (run / "config.yaml").write_text(f"env: {env}\n")
+        with pytest.raises(runs.RunError, match=r": config.yaml names env .*, which this depthfirst does not "
+                                                r"know \(known: "):
+            runs.read_run_config(run)
