@@ -5779,3 +5779,29 @@ def test_a_resumed_10m_run_is_warned_only_when_it_moves_onto_a_cpu(scripts, tmp_
                "--policy tiny\n")
     assert (warning in err) is warned, err
     assert err.count("warning:") == warned
+
+
+def test_the_best_episodes_replay_bar_counts_every_step_and_json_hides_it(scripts, tmp_path, capsys,
+                                                                         monkeypatch):
+    # Hand mutation pass on the replay bar: replay_frames never moving it (0/4 throughout), and --json
+    # showing it, passed every test (they looked for its total alone, and hid it with --no-progress).
+    import tqdm
+
+    counts: dict[str, tuple[float, float]] = {}
+
+    class Counted(tqdm.tqdm):  # what each bar counted when it closed (a 4-step replay draws no frame of it)
+        def close(self) -> None:
+            if not self.disable:
+                counts[self.desc] = (self.n, self.total)
+            super().close()
+
+    monkeypatch.setattr(tqdm, "tqdm", Counted)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump({"env": "sokoban", "env_kwargs": {}}))
+    argv = [str(run), "--random", "--episodes", "1", "--max-steps", "4"]
+    assert scripts.evaluate.main(argv) == 0
+    assert counts["replaying the best episode"] == (4, 4)
+    capsys.readouterr()
+    assert scripts.evaluate.main([*argv, "--json"]) == 0
+    assert "replaying" not in capsys.readouterr().err
