@@ -2243,3 +2243,37 @@ def test_a_record_line_that_is_no_object_or_lacks_extra_beside_another_key_is_na
             TaskRecord.from_dict(line)
     with pytest.raises(ValueError, match=r"^no 'verifier'$"):
         TaskRecord.from_dict({k: v for k, v in good.items() if k not in ("verifier", "extra")})
+
+
+def test_a_recurrent_specialist_s_bar_counts_every_question_it_answers(recurrent_dataset, scripts, capsys,
+                                                                       monkeypatch):
+    # Hand mutation pass on remembered_predictions: counting no question it answered (the bar stuck at 0 of
+    # n) passed every test, which looked for the bar's total alone.
+    import tqdm
+
+    counts: dict[str, tuple[float, float]] = {}
+
+    class Counted(tqdm.tqdm):  # what each bar counted when it closed
+        def close(self) -> None:
+            if not self.disable:
+                counts[self.desc] = (self.n, self.total)
+            super().close()
+
+    monkeypatch.setattr(tqdm, "tqdm", Counted)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # capsys's stands in for a terminal
+    run, memory, split = recurrent_dataset
+    records = load_records(split)
+    preds = split.parent / "preds.jsonl"
+    reference_predictions(records, preds)
+    flags = ["--specialist", str(run), "--checkpoint", str(memory)]
+    assert scripts.score_predictions.main([str(split), str(preds), *flags]) == 0
+    n = sum(map(is_move_question, records))
+    assert counts["specialist"] == (n, n)
+    # Those whose episode the store lacks are answered from a blank memory, and counted there.
+    moves = [k for k, r in enumerate(records) if is_move_question(r) and r.source["step"] > 0]
+    records[moves[0]] = TaskRecord.from_dict({**records[moves[0]].to_dict(),
+                                              "source": {**records[moves[0]].source, "episode": 999}})
+    mixed = split.parent / "mixed.jsonl"
+    mixed.write_text("".join(json.dumps(r.to_dict()) + "\n" for r in records))
+    assert scripts.score_predictions.main([str(mixed), str(preds), *flags]) == 0
+    assert counts["specialist"] == (n, n)
