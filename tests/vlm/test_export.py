@@ -3335,3 +3335,21 @@ def test_a_task_image_that_is_no_array_is_refused_in_our_words():
         message = f"here: images must be uint8 arrays (H, W, 3), (H, W, 4) or (H, W), got {desc}"
         with pytest.raises(ValueError, match=re.escape(message)):
             check_image(img, "here")
+
+
+def test_files_under_an_exports_folder_skip_a_linked_top_and_list_linked_folders(tmp_path):
+    """Hand mutation pass on _files_under: walking a top folder that is a link passed every test, though
+    that link is judged by its name alone (foreign_entries) and --overwrite removes only the link, so the
+    files of the folder it points to were named as the export's foreign files."""
+    import vlm.export
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (out / "images" / "deep").mkdir(parents=True)
+    (out / "images" / "deep" / "a.png").write_bytes(b"")
+    elsewhere.mkdir()
+    (elsewhere / "mine.txt").write_text("mine")
+    (out / "images" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (out / "trajectories").symlink_to(elsewhere, target_is_directory=True)
+    assert sorted(vlm.export._files_under(out, "images")) == ["images/deep/a.png", "images/linked"]
+    assert vlm.export._files_under(out, "trajectories") == []
+    assert vlm.export._files_under(out, "minari") == []  # not there
