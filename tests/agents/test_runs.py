@@ -2269,7 +2269,7 @@ def test_a_file_of_whitespace_alone_is_no_json_object_read_once(tmp_path):
     blank = tmp_path / "blank.json"
     blank.write_bytes(b"\xef\xbb\xbf" + b" \n" * 2_500_000)
     before = _bytes_read()
-    assert runs.read_json_object(blank) is None
+    assert outputs.read_json_object(blank) is None
     assert _bytes_read() - before < 6_000_000  # once: 5 MB
 
 
