@@ -579,15 +579,21 @@ def test_a_checkpoint_given_relative_to_the_run_is_pointed_to(tmp_path, monkeypa
     assert str(missing.value) == "--checkpoint checkpoints/best.zip: no such file"
 
 
-def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monkeypatch):
-    # evaluate.py run1 --checkpoint run1/checkpoints/step_8.zip, as `ls` showed it a minute ago: a run still
-    # training keeps its newest 3 and deletes the older ones as it saves. It was "no such file", no more.
+def _run_keeping_its_newest_three(tmp_path, monkeypatch) -> str:
+    """run1 under tmp_path (the working folder) holding checkpoints 16, 24 and 32, as a run keeping its
+    newest 3 holds them after deleting older ones; returns how the pruned-checkpoint note lists them."""
     run = old_run(tmp_path / "run1")
     (run / "checkpoints").mkdir()
     for step in (16, 24, 32):
         (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
     monkeypatch.chdir(tmp_path)
-    kept = "run1/checkpoints/step_16.zip, run1/checkpoints/step_24.zip and run1/checkpoints/step_32.zip"
+    return "run1/checkpoints/step_16.zip, run1/checkpoints/step_24.zip and run1/checkpoints/step_32.zip"
+
+
+def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monkeypatch):
+    # evaluate.py run1 --checkpoint run1/checkpoints/step_8.zip, as `ls` showed it a minute ago: a run still
+    # training keeps its newest 3 and deletes the older ones as it saves. It was "no such file", no more.
+    kept = _run_keeping_its_newest_three(tmp_path, monkeypatch)
     for given in ("run1/checkpoints/step_8.zip", "checkpoints/step_8.zip",
                   f"{tmp_path}/run1/checkpoints/step_8.zip"):
         with pytest.raises(runs.RunError) as missing:
@@ -598,7 +604,7 @@ def test_a_checkpoint_training_deleted_names_those_the_run_keeps(tmp_path, monke
         runs.model_file(Path("run1"), "run2/checkpoints/step_8.zip", "")
     assert str(missing.value) == "--checkpoint run2/checkpoints/step_8.zip: no such file"
     for step in (16, 24, 32):  # a run that holds none: no list of them to give
-        (run / "checkpoints" / f"step_{step}.zip").unlink()
+        (tmp_path / "run1" / "checkpoints" / f"step_{step}.zip").unlink()
     with pytest.raises(runs.RunError) as missing:
         runs.model_file(Path("run1"), "run1/checkpoints/step_8.zip", "")
     assert str(missing.value) == "--checkpoint run1/checkpoints/step_8.zip: no such file"
@@ -2276,12 +2282,7 @@ def test_a_file_of_whitespace_alone_is_no_json_object_read_once(tmp_path):
 def test_a_deleted_step_0_checkpoint_names_those_the_run_keeps(tmp_path, monkeypatch):
     # Hand mutation pass on checkpoint_step's callers: _pruned_note testing 'not step' for 'step is None'
     # passed every test, so step_0.zip (a step like any: test_step_0_is_a_checkpoint) got no note.
-    run = old_run(tmp_path / "run1")
-    (run / "checkpoints").mkdir()
-    for step in (16, 24, 32):
-        (run / "checkpoints" / f"step_{step}.zip").write_bytes(b"PK\x03\x04")
-    monkeypatch.chdir(tmp_path)
-    kept = "run1/checkpoints/step_16.zip, run1/checkpoints/step_24.zip and run1/checkpoints/step_32.zip"
+    kept = _run_keeping_its_newest_three(tmp_path, monkeypatch)
     with pytest.raises(runs.RunError) as missing:
         runs.model_file(Path("run1"), "run1/checkpoints/step_0.zip", "")
     assert str(missing.value) == ("--checkpoint run1/checkpoints/step_0.zip: no such file (training keeps a "
